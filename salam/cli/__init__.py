@@ -1,0 +1,65 @@
+"""`salam` command line: the composition root that wires commands to salam/, producers/,
+workers/ and models/.
+
+Each command module exposes `register(subcommands)`, which adds its parser and sets
+`handler=<function(args) -> int>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from salam import __version__
+from salam.errors import SalamError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from salam.cli import evaluate
+
+    parser = argparse.ArgumentParser(
+        prog="salam", description="LLMs that learn from their mistakes (SALAM) as a job system."
+    )
+    parser.add_argument("--version", action="version", version=f"salam {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (evaluate, *_optional_command_modules()):
+        module.register(subcommands)
+    return parser
+
+
+def _optional_command_modules() -> list:
+    """Command modules that live beside this one; each is wired when present."""
+    import importlib
+
+    modules = []
+    for name in ("jobs", "run_command", "doctor"):
+        try:
+            modules.append(importlib.import_module(f"salam.cli.{name}"))
+        except ModuleNotFoundError as err:
+            if err.name != f"salam.cli.{name}":
+                raise
+    return modules
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.ERROR if args.quiet else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except SalamError as err:
+        print(f"salam: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("salam: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The project's exceptions. Server payloads and bad files become these, raised `from` the cause."""
+
+from __future__ import annotations
+
+
+class SalamError(Exception):
+    """Base of every error salam raises on purpose; the CLI prints it on one line."""
+
+    exit_code = 1
+
+
+class DataError(SalamError):
+    """Bad input data: names the file, the record and what is wrong."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, problem: str, *, record: str | int | None = None) -> None:
+        self.source = source
+        self.record = record
+        self.problem = problem
+        where = source if record is None else f"{source}, record {record}"
+        super().__init__(f"{where}: {problem}")
+
+
+class ConfigError(SalamError):
+    """A setting or argument that cannot work (unknown backend, missing URL...)."""
+
+    exit_code = 2
+
+
+class BackendError(SalamError):
+    """An LLM backend failed. `endpoint` names the server or model."""
+
+    def __init__(self, endpoint: str, message: str) -> None:
+        self.endpoint = endpoint
+        super().__init__(f"{endpoint}: {message}")
+
+
+class TransientBackendError(BackendError):
+    """Worth retrying with backoff: overloaded, rate limited, 5xx, timeout, connection refused."""
+
+
+class BackendUnavailable(TransientBackendError):
+    """The server cannot be reached at all (connection refused, DNS, timeout on connect)."""
+
+
+class RequestRejected(BackendError):
+    """The server refused this request for good (4xx validation, prompt too long)."""
