@@ -1,0 +1,37 @@
+"""Train/test splits per task, as the paper makes them: the first 80 % train, the rest test."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from salam.errors import ConfigError
+from salam.records import QuestionRecord
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[QuestionRecord]
+    test: list[QuestionRecord]
+
+
+def split_questions(questions: Sequence[QuestionRecord], train_fraction: float = 0.8) -> Split:
+    """Per task, the first `train_fraction` of its questions (rounded down) go to train.
+
+    250 questions give 200/50. Both lists keep the input order.
+    """
+    if not 0.0 <= train_fraction <= 1.0:
+        raise ConfigError(f"train fraction must be between 0 and 1, got {train_fraction}")
+    sizes = Counter((question.benchmark, question.task) for question in questions)
+    seen: Counter[tuple[str, str]] = Counter()
+    train: list[QuestionRecord] = []
+    test: list[QuestionRecord] = []
+    for question in questions:
+        key = (question.benchmark, question.task)
+        # the epsilon keeps 250 * 0.8 at 200 whatever the float rounding
+        in_train = seen[key] < math.floor(sizes[key] * train_fraction + 1e-9)
+        (train if in_train else test).append(question)
+        seen[key] += 1
+    return Split(train=train, test=test)
