@@ -108,16 +108,17 @@ def run_eval(args: argparse.Namespace) -> int:
     from salam.report import format_table, plot_scores
 
     iterations = settings.max_iterations if args.iterations is None else args.iterations
+    constrain = settings.constrain_answers and not args.no_constrain
     summary = None
     if published:
         memory.add(published)
     else:
         summary = gather(split.train, models, memory, iterations=iterations,
-                         chunk_size=settings.batch_size, constrain=not args.no_constrain,
+                         chunk_size=settings.batch_size, constrain=constrain,
                          progress=progress)
     exams = [
         examine(split.test, strategy, models, memory, chunk_size=settings.batch_size,
-                constrain=not args.no_constrain, progress=progress)
+                constrain=constrain, progress=progress)
         for strategy in strategies
     ]
     rows = [exam.scores for exam in exams]
