@@ -28,8 +28,8 @@ PROMPT_VERSION = "1"
 FEEDBACK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "reason": {"type": "string"},
-        "guideline": {"type": "string"},
+        "reason": {"type": "string", "minLength": 1},
+        "guideline": {"type": "string", "minLength": 1},
     },
     "required": ["reason", "guideline"],
     "additionalProperties": False,

@@ -17,7 +17,7 @@ from salam.errors import SalamError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from salam.cli import evaluate
+    from salam.cli import doctor, evaluate, jobs, run_command
 
     parser = argparse.ArgumentParser(
         prog="salam", description="LLMs that learn from their mistakes (SALAM) as a job system."
@@ -25,23 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"salam {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (evaluate, *_optional_command_modules()):
+    for module in (run_command, evaluate, jobs, doctor):
         module.register(subcommands)
     return parser
-
-
-def _optional_command_modules() -> list:
-    """Command modules that live beside this one; each is wired when present."""
-    import importlib
-
-    modules = []
-    for name in ("jobs", "run_command", "doctor"):
-        try:
-            modules.append(importlib.import_module(f"salam.cli.{name}"))
-        except ModuleNotFoundError as err:
-            if err.name != f"salam.cli.{name}":
-                raise
-    return modules
 
 
 def main(argv: Sequence[str] | None = None) -> int:
