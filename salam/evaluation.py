@@ -115,16 +115,22 @@ def gather(
         progress=progress,
     )
     by_id = {question.id: question for question in train}
-    memory.add([correct_entry(by_id[r.question_id], entry_id=f"correct:{r.question_id}")
-                for r in results if r.correct])
+    memory.add(
+        [
+            correct_entry(by_id[r.question_id], entry_id=f"correct:{r.question_id}")
+            for r in results
+            if r.correct
+        ]
+    )
     summary.first_correct = sum(r.correct for r in results)
     wrong = [r for r in results if not r.correct]
     summary.mistakes = len(wrong)
     for iteration in range(1, iterations + 1):
         if not wrong or models.assistant is None:
             break
-        wrong = _learn_from(wrong, by_id, models, memory, iteration, summary, chunk_size,
-                            constrain, progress)
+        wrong = _learn_from(
+            wrong, by_id, models, memory, iteration, summary, chunk_size, constrain, progress
+        )
     return summary
 
 
@@ -154,8 +160,9 @@ def _learn_from(
     summary.analyses.extend(analyses)
     summary.failures.update(a.failure for a in analyses if a.failure)
     entries: list[MemoryEntry] = [
-        mistake_entry(question, answer, analysis.guideline,
-                      entry_id=f"mistake:{question.id}:{iteration}")
+        mistake_entry(
+            question, answer, analysis.guideline, entry_id=f"mistake:{question.id}:{iteration}"
+        )
         for (question, answer), analysis in zip(mistakes, analyses, strict=True)
     ]
     memory.add(entries)
@@ -165,8 +172,11 @@ def _learn_from(
     retried = _chunked(
         guided,
         lambda chunk: answer_questions(
-            chunk, models.main, models.main_params,
-            retrieve_contexts(chunk, "feedback_only", memory), constrain=constrain,
+            chunk,
+            models.main,
+            models.main_params,
+            retrieve_contexts(chunk, "feedback_only", memory),
+            constrain=constrain,
         ),
         size=chunk_size,
         label=f"gather: retry #{iteration}",
@@ -196,8 +206,9 @@ def examine(
             contexts = agent_contexts(foreseen)
         else:
             contexts = retrieve_contexts(chunk, strategy, memory)
-        return answer_questions(chunk, models.main, models.main_params, contexts,
-                                constrain=constrain)
+        return answer_questions(
+            chunk, models.main, models.main_params, contexts, constrain=constrain
+        )
 
     results = _chunked(test, step, size=chunk_size, label=f"exam: {strategy}", progress=progress)
     by_id = {question.id: question for question in test}

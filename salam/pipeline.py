@@ -22,7 +22,7 @@ from salam.prompts import (
     feedback_prompt,
 )
 from salam.records import QuestionRecord
-from salam.strategies import SHOWS_CASES, SHOWS_GUIDELINES, Strategy
+from salam.strategies import MEMORY_SOURCE, SHOWS_CASES, SHOWS_GUIDELINES, Strategy
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,13 @@ def _ask_assistant(
         if not completion.ok:
             results.append(
                 AnalysisResult(
-                    question.id, text, "", None, None, failure="backend", detail=completion.error or ""
+                    question.id,
+                    text,
+                    "",
+                    None,
+                    None,
+                    failure="backend",
+                    detail=completion.error or "",
                 )
             )
             continue
@@ -184,11 +190,9 @@ def retrieve_contexts(
     memory: GuidelineMemory | None,
 ) -> list[ExamContext]:
     """The retrieved guidelines and cases for each question under a memory-based strategy."""
-    if memory is None or not SHOWS_CASES[strategy] and not SHOWS_GUIDELINES[strategy]:
+    source = MEMORY_SOURCE[strategy]
+    if memory is None or source is None:
         return [NO_CONTEXT] * len(questions)
-    source = "correct" if strategy == "correct" else "mistake"
-    if strategy in ("feedback", "feedback_only"):
-        source = strategy
     hits = memory.search_many([question.prompt for question in questions], source=source)
     return [context_from_hits(found, strategy) for found in hits]
 

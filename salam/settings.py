@@ -50,9 +50,9 @@ class Settings(BaseSettings):
     request_timeout: float = Field(120.0, gt=0, description="Seconds per HTTP request")
     request_concurrency: int = Field(16, ge=1, description="Concurrent requests per chunk")
     request_retries: int = Field(4, ge=0, description="Retries of transient server errors")
-    openai_constraint: Literal[
-        "auto", "tgi", "json_schema", "json_object", "none"
-    ] = Field("auto", description="How constraints are sent to an OpenAI-compatible server")
+    openai_constraint: Literal["auto", "tgi", "json_schema", "json_object", "none"] = Field(
+        "auto", description="How constraints are sent to an OpenAI-compatible server"
+    )
 
     # method
     memory_top_k: int = Field(3, ge=1)

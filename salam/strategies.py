@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 from salam.errors import ConfigError
+from salam.memory import Source
 
 Strategy = Literal["none", "correct", "mistake", "feedback", "feedback_only", "agent"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
@@ -37,6 +38,17 @@ SHOWS_GUIDELINES: dict[Strategy, bool] = {
 }
 
 
+# The memory entries a strategy retrieves; None: it retrieves nothing.
+MEMORY_SOURCE: dict[Strategy, Source | None] = {
+    "none": None,
+    "correct": "correct",
+    "mistake": "mistake",
+    "feedback": "feedback",
+    "feedback_only": "feedback_only",
+    "agent": None,
+}
+
+
 def parse_strategies(text: str) -> list[Strategy]:
     """'none,feedback' -> ['none', 'feedback']; unknown names are a ConfigError."""
     names = [name.strip() for name in text.split(",") if name.strip()]
@@ -50,4 +62,4 @@ def parse_strategies(text: str) -> list[Strategy]:
 
 
 def needs_memory(strategy: Strategy) -> bool:
-    return strategy not in ("none", "agent")
+    return MEMORY_SOURCE[strategy] is not None

@@ -15,8 +15,9 @@ def register(subcommands: Any) -> None:
         description="Check each service the current SALAM_* settings point at and print a "
         "table. Exits 1 when something needed is down.",
     )
-    parser.add_argument("--encode", action="store_true",
-                        help="also load the embedder and embed one sentence")
+    parser.add_argument(
+        "--encode", action="store_true", help="also load the embedder and embed one sentence"
+    )
     parser.set_defaults(handler=run_doctor)
 
 

@@ -23,21 +23,33 @@ def register(subcommands: Any) -> None:
     )
     add_dataset_arguments(parser)
     parser.add_argument(
-        "--strategies", default="none,feedback",
+        "--strategies",
+        default="none,feedback",
         help="comma-separated: none, correct, mistake, feedback, feedback_only, agent "
         "(default: none,feedback)",
     )
-    parser.add_argument("--iterations", type=int, help="retries of a mistake (SALAM_MAX_ITERATIONS)")
     parser.add_argument(
-        "--feedback-file", type=Path, action="append",
+        "--iterations", type=int, help="retries of a mistake (SALAM_MAX_ITERATIONS)"
+    )
+    parser.add_argument(
+        "--feedback-file",
+        type=Path,
+        action="append",
         help="use published feedback (the paper's format) as the memory instead of gathering; "
         "may be repeated",
     )
-    parser.add_argument("--output", type=Path, default=Path("salam-output"),
-                        help="folder for results.json and accuracy.png (default: salam-output)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("salam-output"),
+        help="folder for results.json and accuracy.png (default: salam-output)",
+    )
     parser.add_argument("--verbose", action="store_true", help="per-task accuracies too")
-    parser.add_argument("--no-constrain", action="store_true",
-                        help="let the main LLM answer freely instead of choosing an option")
+    parser.add_argument(
+        "--no-constrain",
+        action="store_true",
+        help="let the main LLM answer freely instead of choosing an option",
+    )
     parser.set_defaults(handler=run_eval)
 
     datasets = subcommands.add_parser("datasets", help="list the datasets and presets")
@@ -46,7 +58,9 @@ def register(subcommands: Any) -> None:
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "dataset", nargs="?", default="generated",
+        "dataset",
+        nargs="?",
+        default="generated",
         help="a preset (bbh-salam, bbq-salam), a dataset name (see `salam datasets`) or a path "
         "to a file or folder (default: generated)",
     )
@@ -113,12 +127,25 @@ def run_eval(args: argparse.Namespace) -> int:
     if published:
         memory.add(published)
     else:
-        summary = gather(split.train, models, memory, iterations=iterations,
-                         chunk_size=settings.batch_size, constrain=constrain,
-                         progress=progress)
+        summary = gather(
+            split.train,
+            models,
+            memory,
+            iterations=iterations,
+            chunk_size=settings.batch_size,
+            constrain=constrain,
+            progress=progress,
+        )
     exams = [
-        examine(split.test, strategy, models, memory, chunk_size=settings.batch_size,
-                constrain=constrain, progress=progress)
+        examine(
+            split.test,
+            strategy,
+            models,
+            memory,
+            chunk_size=settings.batch_size,
+            constrain=constrain,
+            progress=progress,
+        )
         for strategy in strategies
     ]
     rows = [exam.scores for exam in exams]
@@ -129,11 +156,22 @@ def run_eval(args: argparse.Namespace) -> int:
     print(format_table(rows, verbose=args.verbose))
     args.output.mkdir(parents=True, exist_ok=True)
     plot_scores(rows, args.output / "accuracy.png", title=title)
-    _write_results(args, settings, models, summary, exams, len(split.train), len(split.test),
-                   time.perf_counter() - started, len(published))
+    _write_results(
+        args,
+        settings,
+        models,
+        summary,
+        exams,
+        len(split.train),
+        len(split.test),
+        time.perf_counter() - started,
+        len(published),
+    )
     if not args.quiet:
-        print(f"wrote {args.output / 'results.json'} and {args.output / 'accuracy.png'}",
-              file=sys.stderr)
+        print(
+            f"wrote {args.output / 'results.json'} and {args.output / 'accuracy.png'}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -147,8 +185,12 @@ def _read_feedback_files(paths: list[Path]) -> list[Any]:
         for number, item in enumerate(loaded.items):
             entries.append(
                 MemoryEntry(
-                    id=f"published:{path.name}:{number}", kind="mistake", question=item.question,
-                    answer=item.answer, target=item.target, guideline=item.guideline,
+                    id=f"published:{path.name}:{number}",
+                    kind="mistake",
+                    question=item.question,
+                    answer=item.answer,
+                    target=item.target,
+                    guideline=item.guideline,
                 )
             )
     return entries
@@ -186,8 +228,15 @@ def _describe_gather(summary: dict[str, Any]) -> str:
 
 
 def _write_results(
-    args: argparse.Namespace, settings: Settings, models: Any, summary: Any, exams: list[Any],
-    train_size: int, test_size: int, seconds: float, published: int,
+    args: argparse.Namespace,
+    settings: Settings,
+    models: Any,
+    summary: Any,
+    exams: list[Any],
+    train_size: int,
+    test_size: int,
+    seconds: float,
+    published: int,
 ) -> None:
     from salam.prompts import PROMPT_VERSION
 
@@ -205,8 +254,14 @@ def _write_results(
         "strategies": [exam.scores.to_dict() for exam in exams],
         "answers": {
             exam.strategy: [
-                {"id": r.question_id, "answer": r.answer, "correct": r.correct,
-                 "output": r.output, "error": r.error, "memory": list(r.source_ids)}
+                {
+                    "id": r.question_id,
+                    "answer": r.answer,
+                    "correct": r.correct,
+                    "output": r.output,
+                    "error": r.error,
+                    "memory": list(r.source_ids),
+                }
                 for r in exam.results
             ]
             for exam in exams

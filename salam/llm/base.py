@@ -80,9 +80,7 @@ class LLM(ABC):
     @abstractmethod
     def model_id(self) -> str: ...
 
-    def generate(
-        self, prompts: Sequence[Prompt], params: GenerationParams
-    ) -> list[Completion]:
+    def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Completion]:
         return asyncio.run(self.agenerate(prompts, params))
 
     async def agenerate(
@@ -90,5 +88,5 @@ class LLM(ABC):
     ) -> list[Completion]:
         return await asyncio.to_thread(self.generate, prompts, params)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Release connections or memory; the default holds nothing."""

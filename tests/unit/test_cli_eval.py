@@ -49,8 +49,18 @@ def test_eval_on_the_dummy_backend_writes_table_json_and_plot(
 ) -> None:
     use_dummy(monkeypatch)
     code = main(
-        ["-q", "eval", "generated", "--limit", "10", "--strategies", "none,feedback,agent",
-         "--output", str(tmp_path), "--verbose"]
+        [
+            "-q",
+            "eval",
+            "generated",
+            "--limit",
+            "10",
+            "--strategies",
+            "none,feedback,agent",
+            "--output",
+            str(tmp_path),
+            "--verbose",
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0
@@ -68,8 +78,17 @@ def test_eval_with_the_real_model(
 ) -> None:
     monkeypatch.setenv("SALAM_SA_MAX_NEW_TOKENS", "80")
     code = main(
-        ["-q", "eval", "generated", "--limit", "5", "--tasks", "arithmetic,ordering",
-         "--output", str(tmp_path)]
+        [
+            "-q",
+            "eval",
+            "generated",
+            "--limit",
+            "5",
+            "--tasks",
+            "arithmetic,ordering",
+            "--output",
+            str(tmp_path),
+        ]
     )
     assert code == 0
     document = json.loads((tmp_path / "results.json").read_text())
