@@ -1,0 +1,2 @@
+"""What enters: validation, runs and questions stored, chunks published (`salam submit`,
+resume)."""

@@ -1,0 +1,64 @@
+"""Waiting for submitted runs: their counts, read from the database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from models import RUN_FINISHED, Run, get_runs, session_scope
+from salam.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    run_id: int
+    mode: str
+    strategy: str
+    total: int
+    finished: int
+    correct: int
+    wrong: int
+    failed: int
+    done: bool
+
+    @classmethod
+    def of(cls, run: Run) -> RunProgress:
+        return cls(
+            run_id=int(run.id or 0),
+            mode=run.mode,
+            strategy=run.strategy,
+            total=run.total,
+            finished=run.finished,
+            correct=run.correct,
+            wrong=run.wrong,
+            failed=run.failed,
+            done=run.status == RUN_FINISHED,
+        )
+
+
+def read_progress(run_ids: Sequence[int]) -> list[RunProgress]:
+    with session_scope() as session:
+        runs = get_runs(session=session, run_ids=list(run_ids))
+    missing = set(run_ids) - {run.id for run in runs}
+    if missing:
+        raise ConfigError(f"there is no run {', '.join(str(m) for m in sorted(missing))}")
+    return [RunProgress.of(run) for run in runs]
+
+
+def wait_for_runs(
+    run_ids: Sequence[int],
+    *,
+    show: Callable[[list[RunProgress]], None],
+    interval_s: float = 1.0,
+    check: Callable[[], None] = lambda: None,
+) -> list[RunProgress]:
+    """Poll until every run is finished, calling `show` on each poll and `check` (which may
+    raise, e.g. when a worker died) between polls."""
+    while True:
+        progress = read_progress(run_ids)
+        show(progress)
+        if all(run.done for run in progress):
+            return progress
+        check()
+        time.sleep(interval_s)

@@ -1,0 +1,347 @@
+"""`salam submit`, `status`, `report`, `worker` and `flower`: the job system from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from salam.cli.evaluate import add_dataset_arguments
+from salam.errors import ConfigError
+from salam.settings import get_settings
+
+WORKER_EPILOG = """\
+The same worker without salam's wrapper:
+  celery -A workers.app worker -Q llm -c 1
+  celery -A workers.app worker -Q assistant -c 1
+Settings (broker, database, backends) come from SALAM_* variables in both cases.
+Several model workers on one machine: give each its share of the cores with
+OMP_NUM_THREADS (e.g. 1 each for two workers on two cores)."""
+
+
+def register(subcommands: Any) -> None:
+    _register_submit(subcommands)
+    status = subcommands.add_parser("status", help="a run's progress (or the latest runs)")
+    status.add_argument("run", nargs="?", type=int, help="run id (default: list recent runs)")
+    status.set_defaults(handler=status_command)
+
+    report = subcommands.add_parser(
+        "report", help="the paper-style table (min, max, mean accuracy over tasks) of runs"
+    )
+    report.add_argument("run", type=int, help="run id")
+    report.add_argument(
+        "--compare",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="RUN",
+        help="more runs as rows of the same table",
+    )
+    report.add_argument("--plot", type=Path, help="also write a bar chart (PNG) here")
+    report.add_argument("--verbose", action="store_true", help="per-task accuracies too")
+    report.set_defaults(handler=report_command)
+    _register_worker(subcommands)
+    _register_flower(subcommands)
+
+
+def _register_submit(subcommands: Any) -> None:
+    submit = subcommands.add_parser(
+        "submit",
+        help="queue a dataset split for the workers (gather mistakes, or examine)",
+        description="Validate the dataset, store a run and its questions, and publish chunks "
+        "of questions to the llm queue. Workers (`salam worker`) do the rest.",
+    )
+    add_dataset_arguments(submit)
+    submit.add_argument(
+        "--split",
+        choices=("train", "test", "all"),
+        default="all",
+        help="which part of each task (the paper's 80/20 split; default all)",
+    )
+    submit.add_argument(
+        "--mode",
+        choices=("gather", "exam"),
+        default="gather",
+        help="gather: learn from mistakes; exam: answer with a strategy",
+    )
+    submit.add_argument(
+        "--strategy",
+        help="exam strategy: none, correct, mistake, feedback, feedback_only, agent (default none)",
+    )
+    submit.add_argument(
+        "--memory-from", metavar="RUN[,RUN]", help="gather run(s) whose memory an exam reads"
+    )
+    submit.add_argument("--chunk-size", type=int, help="questions per task (SALAM_CHUNK_SIZE)")
+    submit.add_argument(
+        "--wait", action="store_true", help="show progress until the run finishes, then its table"
+    )
+    submit.add_argument(
+        "--resume",
+        type=int,
+        metavar="RUN",
+        help="requeue what RUN has not finished instead of submitting",
+    )
+    submit.set_defaults(handler=submit_command)
+
+
+def _register_worker(subcommands: Any) -> None:
+    worker = subcommands.add_parser(
+        "worker",
+        help="start a Celery worker for some queues",
+        epilog=WORKER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    worker.add_argument(
+        "--queues",
+        default="llm,assistant",
+        help="comma-separated: llm, assistant, finetune (default llm,assistant)",
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="pool processes (each loads its own model; default 1)",
+    )
+    worker.add_argument("--pool", choices=("prefork", "solo", "threads"), default="prefork")
+    worker.add_argument("--name", help="node name (default: the queues)")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(handler=worker_command)
+
+
+def _register_flower(subcommands: Any) -> None:
+    flower = subcommands.add_parser(
+        "flower",
+        help="Flower, the Celery web monitor, on the same broker",
+        description="Basic auth from SALAM_FLOWER_USER and SALAM_FLOWER_PASSWORD. Queue "
+        "lengths: /api/queues/length.",
+    )
+    flower.add_argument("--port", type=int, default=5555)
+    flower.add_argument("--address", default="127.0.0.1", help="listen address")
+    flower.add_argument(
+        "--no-auth", action="store_true", help="no login (only on a loopback address)"
+    )
+    flower.set_defaults(handler=flower_command)
+
+
+def submit_command(args: argparse.Namespace) -> int:
+    from producers.resume import resume
+    from producers.submit import Submission, submit
+
+    settings = get_settings()
+    if args.resume is not None:
+        plan = resume(args.resume, args.chunk_size or settings.chunk_size)
+        print(
+            f"run {args.resume}: requeued {plan.requeued} questions, "
+            f"settled {len(plan.settle)} already decided"
+        )
+        run_id = args.resume
+    else:
+        submission = Submission(
+            dataset=args.dataset,
+            split=args.split,
+            mode=args.mode,
+            strategy=args.strategy,
+            memory_from=parse_run_ids(args.memory_from),
+            limit=args.limit,
+            tasks=tuple(t.strip() for t in args.tasks.split(",")) if args.tasks else None,
+            data_dir=args.data_dir,
+            chunk_size=args.chunk_size,
+        )
+        run_id = submit(submission, settings)
+        print(f"submitted run {run_id} ({submission.mode}, {args.dataset}, {submission.split})")
+    if args.wait:
+        wait_and_report([run_id], quiet=args.quiet)
+    return 0
+
+
+def wait_and_report(run_ids: list[int], *, quiet: bool) -> None:
+    from producers.progress import wait_for_runs
+    from producers.results import run_scores
+    from salam.report import format_table
+
+    with ProgressDisplay(quiet=quiet) as display:
+        wait_for_runs(run_ids, show=display.show)
+    print(format_table(run_scores(run_ids)))
+
+
+def parse_run_ids(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"run ids are numbers separated by commas, not {text!r}") from None
+
+
+def status_command(args: argparse.Namespace) -> int:
+    from models import get_run, latest_runs, run_activity, session_scope
+
+    with session_scope() as session:
+        if args.run is None:
+            for listed in latest_runs(session=session):
+                print(_run_line(listed))
+            return 0
+        run = get_run(session=session, run_id=args.run)
+        if run is None:
+            raise ConfigError(f"there is no run {args.run}")
+        activity = run_activity(session=session, run_id=args.run)
+    print(_run_line(run))
+    print(
+        f"  attempts {activity.attempts} (retries {activity.retries}), analyses "
+        f"{activity.analyses}, guidelines {activity.guidelines}, successful traces "
+        f"{activity.successful_traces}"
+    )
+    if run.memory_from:
+        print(f"  memory from run {', '.join(str(r) for r in run.memory_from)}")
+    finished = f", finished {run.finished_at:%Y-%m-%d %H:%M:%S}" if run.finished_at else ""
+    print(f"  created {run.created_at:%Y-%m-%d %H:%M:%S}{finished}")
+    print(f"  queues: {ProgressDisplay.describe_queues()}")
+    return 0
+
+
+def _run_line(run: Any) -> str:
+    what = "gather" if run.mode == "gather" else f"exam {run.strategy}"
+    return (
+        f"run {run.id}  {run.status:<8}  {what:<20}  {run.dataset} ({run.split})  "
+        f"{run.finished}/{run.total} finished: {run.correct} correct, {run.wrong} wrong, "
+        f"{run.failed} failed"
+    )
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from producers.results import run_scores
+    from salam.report import format_table, plot_scores
+
+    run_ids = [args.run, *args.compare]
+    rows = run_scores(run_ids)
+    print(format_table(rows, verbose=args.verbose))
+    if args.plot:
+        plot_scores(rows, args.plot, title=f"runs {', '.join(str(r) for r in run_ids)}")
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def worker_command(args: argparse.Namespace) -> int:
+    from workers.processes import worker_command as celery_worker
+    from workers.queues import parse_queue_names
+
+    try:
+        queues = parse_queue_names(args.queues)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if args.concurrency < 1:
+        raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
+    command = celery_worker(
+        queues, concurrency=args.concurrency, pool=args.pool, name=args.name, loglevel=args.loglevel
+    )
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+def flower_command(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    environment = dict(os.environ)
+    if args.no_auth:
+        if not _is_loopback(args.address):
+            raise ConfigError("--no-auth is only allowed on a loopback address")
+        environment["FLOWER_UNAUTHENTICATED_API"] = "true"
+    elif settings.flower_user and settings.flower_password:
+        if "," in settings.flower_user + settings.flower_password:
+            raise ConfigError(
+                "Flower reads a comma as the start of another login: "
+                "use a user and password without commas"
+            )
+        # Through the environment, not argv, so the password does not show in `ps`.
+        environment["FLOWER_BASIC_AUTH"] = f"{settings.flower_user}:{settings.flower_password}"
+    else:
+        raise ConfigError(
+            "Flower needs a login: set SALAM_FLOWER_USER and SALAM_FLOWER_PASSWORD "
+            "(or --no-auth on a loopback address)"
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.app",
+        "flower",
+        f"--port={args.port}",
+        f"--address={args.address}",
+    ]
+    os.execve(command[0], command, environment)
+    return 0  # not reached
+
+
+def _is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+class ProgressDisplay:
+    """One line per poll: each run's counts from the database, each queue's length from
+    Redis. Rewritten in place on a terminal; on a pipe, printed when it changes (at most
+    every `PIPE_INTERVAL_S`)."""
+
+    PIPE_INTERVAL_S = 10.0
+
+    def __init__(self, *, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.tty = self.stream.isatty()
+        self._last = ""
+        self._printed_at = 0.0
+
+    def show(self, progress: list[Any]) -> None:
+        if self.quiet:
+            return
+        runs = "; ".join(_describe_progress(run) for run in progress)
+        line = f"{runs} | queues: {self.describe_queues()}"
+        done = all(run.done for run in progress)
+        if self.tty:
+            self.stream.write("\r" + line[:200].ljust(len(self._last[:200])))
+            self.stream.flush()
+        elif line != self._last and (
+            done or time.monotonic() - self._printed_at >= self.PIPE_INTERVAL_S
+        ):
+            print(line, file=self.stream, flush=True)
+            self._printed_at = time.monotonic()
+        self._last = line
+
+    @staticmethod
+    def describe_queues() -> str:
+        import redis
+
+        from workers.app import app
+        from workers.queues import queue_lengths
+
+        try:
+            client = redis.Redis.from_url(app.conf.broker_url, socket_timeout=5)
+            lengths = queue_lengths(client)
+            client.close()
+        except redis.RedisError as err:
+            return f"broker unreachable ({err})"
+        return ", ".join(f"{name} {count}" for name, count in lengths.items())
+
+    def __enter__(self) -> ProgressDisplay:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.tty and not self.quiet and self._last:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _describe_progress(run: Any) -> str:
+    what = "gather" if run.mode == "gather" else run.strategy
+    return (
+        f"run {run.run_id} {what} {run.finished}/{run.total} "
+        f"(correct {run.correct}, wrong {run.wrong}, failed {run.failed})"
+    )

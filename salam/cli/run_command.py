@@ -1,0 +1,234 @@
+"""`salam run`: the whole job on one machine with nothing else installed.
+
+A private Redis (unless SALAM_BROKER_URL is set), SQLite in the output folder (unless
+SALAM_DATABASE_URL is set), one worker process for `llm` and one for `assistant`; gather on
+the train split, examine the test split under each strategy, print the table, write the
+plot; everything it started is stopped again, on Ctrl-C too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from salam.cli.evaluate import add_dataset_arguments, load_split
+from salam.cli.jobs import ProgressDisplay
+from salam.errors import ConfigError
+from salam.settings import Settings, get_settings
+
+# Per task, so the default run (4 generated tasks: 48 train + 12 test questions) finishes in
+# about five minutes on two CPU cores with the bundled model.
+DEFAULT_LIMIT = 15
+# The study assistant's answers are mostly under 200 tokens; the paper's cap of 512 makes a
+# batch wait for its longest rambler, which on a CPU costs minutes.
+RUN_SA_MAX_NEW_TOKENS = 192
+
+
+def register(subcommands: Any) -> None:
+    parser = subcommands.add_parser(
+        "run",
+        help="the whole job here: private Redis, SQLite, workers; gather, examine, report",
+        description="Start a private Redis (unless SALAM_BROKER_URL is set) and two workers, "
+        "gather mistakes on the train split, examine the test split under each strategy, "
+        "print the table and write the plot; then stop everything.",
+    )
+    add_dataset_arguments(parser)
+    parser.set_defaults(limit=DEFAULT_LIMIT)
+    parser.add_argument(
+        "--strategies",
+        default="none,feedback",
+        help="comma-separated exam strategies (default none,feedback)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("salam-output"),
+        help="folder for the database, logs, results.json and accuracy.png",
+    )
+    parser.add_argument("--chunk-size", type=int, help="questions per task (SALAM_CHUNK_SIZE)")
+    parser.add_argument(
+        "--sa-max-new-tokens",
+        type=int,
+        help=f"cap on the study assistant's output (default {RUN_SA_MAX_NEW_TOKENS} here unless "
+        "SALAM_SA_MAX_NEW_TOKENS is set; the paper used 512)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="per-task accuracies too")
+    parser.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from models import use_database
+    from salam.strategies import parse_strategies
+
+    settings = get_settings()
+    strategies = parse_strategies(args.strategies)
+    split = load_split(args, settings)  # bad data fails here, before anything starts
+    if not split.train or not split.test:
+        raise ConfigError("the dataset split has an empty train or test part: raise --limit")
+    output: Path = args.output
+    output.mkdir(parents=True, exist_ok=True)
+    database = settings.database_url or f"sqlite:///{(output / 'salam.db').resolve()}"
+    use_database(database)
+    started = time.perf_counter()
+    _stop_on_sigterm()
+    with ExitStack() as stack:
+        broker = settings.broker_url or _private_redis(stack, output)
+        run_settings = settings.model_copy(
+            update={
+                "broker_url": broker,
+                "database_url": database,
+                "sa_max_new_tokens": _assistant_tokens(args, settings),
+            }
+        )
+        workers = _start_workers(stack, run_settings, output)
+        run_ids = _gather_then_examine(
+            args, run_settings, split, strategies, check=lambda: _check_workers(workers)
+        )
+    _report(args, run_ids, time.perf_counter() - started)
+    return 0
+
+
+def _private_redis(stack: ExitStack, output: Path) -> str:
+    from workers.private_redis import PrivateRedis
+
+    server = PrivateRedis(output / "redis")
+    stack.callback(server.stop)
+    return server.start()
+
+
+def _assistant_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    if args.sa_max_new_tokens is not None:
+        return int(args.sa_max_new_tokens)
+    if "sa_max_new_tokens" in settings.model_fields_set:
+        return settings.sa_max_new_tokens
+    return RUN_SA_MAX_NEW_TOKENS
+
+
+def _start_workers(stack: ExitStack, settings: Settings, output: Path) -> list[WorkerProcess]:
+    from workers.app import use_broker
+    from workers.processes import start_process, stop_process, thread_share_env, worker_command
+
+    assert settings.broker_url and settings.database_url
+    use_broker(settings.broker_url, result_backend=settings.result_backend)
+    env = {
+        "SALAM_BROKER_URL": settings.broker_url,
+        "SALAM_DATABASE_URL": settings.database_url,
+        "SALAM_SA_MAX_NEW_TOKENS": str(settings.sa_max_new_tokens),
+        "HF_HUB_OFFLINE": "1",
+        **thread_share_env(2),
+    }
+    workers = []
+    for queue in ("llm", "assistant"):
+        log = output / "logs" / f"worker-{queue}.log"
+        process = start_process(worker_command([queue]), env=env, log_path=log)
+        stack.callback(stop_process, process)
+        workers.append(WorkerProcess(queue, process, log))
+    return workers
+
+
+@dataclass(frozen=True)
+class WorkerProcess:
+    queue: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def _check_workers(workers: list[WorkerProcess]) -> None:
+    for queue, process, log in ((w.queue, w.process, w.log) for w in workers):
+        if process.poll() is not None:
+            raise ConfigError(f"the {queue} worker stopped (exit {process.returncode}); see {log}")
+
+
+def _gather_then_examine(
+    args: argparse.Namespace,
+    settings: Settings,
+    split: Any,
+    strategies: list[Any],
+    *,
+    check: Callable[[], None],
+) -> list[int]:
+    from producers.submit import Submission, submit_questions
+    from salam.strategies import needs_memory
+
+    chunk_size = args.chunk_size
+    gather = Submission(args.dataset, split="train", mode="gather", chunk_size=chunk_size)
+    gather_id = submit_questions(gather, split.train, settings)
+    _wait([gather_id], args.quiet, check)
+    exams = [
+        Submission(
+            args.dataset,
+            split="test",
+            mode="exam",
+            strategy=strategy,
+            memory_from=(gather_id,) if needs_memory(strategy) else (),
+            chunk_size=chunk_size,
+        )
+        for strategy in strategies
+    ]
+    exam_ids = [submit_questions(exam, split.test, settings) for exam in exams]
+    _wait(exam_ids, args.quiet, check)
+    return [gather_id, *exam_ids]
+
+
+def _wait(run_ids: list[int], quiet: bool, check: Callable[[], None]) -> None:
+    from producers.progress import wait_for_runs
+
+    with ProgressDisplay(quiet=quiet) as display:
+        wait_for_runs(run_ids, show=display.show, check=check)
+
+
+def _report(args: argparse.Namespace, run_ids: list[int], seconds: float) -> None:
+    from producers.results import run_scores
+    from salam.report import format_table, plot_scores
+
+    gather_id, exam_ids = run_ids[0], run_ids[1:]
+    gather_rows = run_scores([gather_id])
+    rows = run_scores(exam_ids)
+    title = f"{args.dataset}: test split by strategy"
+    print(_describe_gather(gather_id))
+    print(format_table(rows, verbose=args.verbose))
+    plot_path = args.output / "accuracy.png"
+    plot_scores(rows, plot_path, title=title)
+    document = {
+        "dataset": args.dataset,
+        "runs": {"gather": gather_id, "exams": exam_ids},
+        "seconds": round(seconds, 1),
+        "gather": [row.to_dict() for row in gather_rows],
+        "strategies": [row.to_dict() for row in rows],
+    }
+    results_path = args.output / "results.json"
+    results_path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    if not args.quiet:
+        print(f"{seconds:.0f} s; wrote {results_path} and {plot_path}", file=sys.stderr)
+
+
+def _describe_gather(run_id: int) -> str:
+    from models import get_run, run_activity, session_scope
+
+    with session_scope() as session:
+        run = get_run(session=session, run_id=run_id)
+        activity = run_activity(session=session, run_id=run_id)
+    assert run is not None
+    return (
+        f"gather (run {run_id}): {run.total} questions, {activity.analyses} mistakes analysed, "
+        f"{activity.guidelines} guidelines, {activity.successful_traces}/{activity.retries} "
+        f"retries right"
+    )
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the workers and Redis are stopped on the way out."""
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

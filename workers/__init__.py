@@ -1,0 +1,1 @@
+"""What runs: the Celery app, queues and routes, thin tasks, and the steps they run."""

@@ -1,0 +1,179 @@
+"""The study assistant's steps: `analyze` (feedback on mistakes, gather mode) and `predict`
+(a guideline for an unseen test question, agent strategy)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+from sqlmodel import Session
+
+from models import (
+    QUESTION_PENDING,
+    QUESTION_WRONG,
+    Analysis,
+    Attempt,
+    Guideline,
+    Question,
+    analyses_at,
+    analyses_of_attempts,
+    attempts_at,
+    get_attempts,
+    get_questions,
+    record_analyses,
+    record_guidelines,
+    session_scope,
+    settle_questions,
+    wrong_answer,
+)
+from salam.embedding import vector_to_bytes
+from salam.pipeline import AnalysisResult, analyze_mistakes, predict_mistakes
+from workers import resources
+from workers.follow_ups import FollowUp
+from workers.queues import ANSWER_TASK
+from workers.records import question_record
+
+
+def analyze_chunk(run_id: int, attempt_ids: Sequence[int]) -> list[FollowUp]:
+    """Feedback on each wrong attempt; a guideline is stored with its embedding and the
+    question is retried with it; without one the question ends wrong."""
+    with session_scope() as session:
+        attempts = get_attempts(session=session, attempt_ids=attempt_ids)
+        questions = _by_id(get_questions(session=session, question_ids=_question_ids(attempts)))
+        done = analyses_of_attempts(session=session, attempt_ids=attempt_ids)
+    todo = [
+        attempt
+        for attempt in attempts
+        if attempt.id not in done and questions[attempt.question_id].status == QUESTION_PENDING
+    ]
+    analyses, vectors = _feedback(run_id, todo, questions) if todo else ([], {})
+    with session_scope(write=True) as session:
+        record_analyses(session=session, analyses=analyses)
+        stored = analyses_of_attempts(session=session, attempt_ids=attempt_ids)
+        record_guidelines(
+            session=session,
+            guidelines=[
+                _guideline(stored[attempt_id], questions[stored[attempt_id].question_id], vector)
+                for attempt_id, vector in vectors.items()
+                if stored[attempt_id].guideline
+            ],
+        )
+        unguided = [a.question_id for a in stored.values() if not a.guideline]
+        settle_questions(
+            session=session, run_id=run_id, outcomes=dict.fromkeys(unguided, QUESTION_WRONG)
+        )
+        return _retries(session, run_id, attempts, stored)
+
+
+def _feedback(
+    run_id: int, attempts: Sequence[Attempt], questions: dict[int, Question]
+) -> tuple[list[Analysis], dict[int, np.ndarray]]:
+    loaded = resources.assistant_llm()
+    rows = [questions[attempt.question_id] for attempt in attempts]
+    results = analyze_mistakes(
+        [
+            (question_record(row), wrong_answer(attempt))
+            for row, attempt in zip(rows, attempts, strict=True)
+        ],
+        loaded.llm,
+        loaded.params,
+    )
+    # The memory key is the question text, so its vector does not depend on the feedback.
+    keys = resources.embedder().encode([row.prompt for row in rows])
+    analyses = [
+        _analysis(run_id, int(row.id or 0), attempt, result, loaded.llm.model_id)
+        for row, attempt, result in zip(rows, attempts, results, strict=True)
+    ]
+    vectors = {int(attempt.id or 0): keys[i] for i, attempt in enumerate(attempts)}
+    return analyses, vectors
+
+
+def _retries(
+    session: Session, run_id: int, attempts: Sequence[Attempt], stored: dict[int, Analysis]
+) -> list[FollowUp]:
+    """An `answer` task per iteration for the guided mistakes not retried yet."""
+    by_iteration: dict[int, list[int]] = defaultdict(list)
+    for attempt in attempts:
+        analysis = stored.get(int(attempt.id or 0))
+        if analysis is not None and analysis.guideline:
+            by_iteration[attempt.iteration].append(attempt.question_id)
+    follow_ups = []
+    for iteration, question_ids in sorted(by_iteration.items()):
+        retried = attempts_at(
+            session=session,
+            run_id=run_id,
+            question_ids=question_ids,
+            iteration=iteration + 1,
+        )
+        waiting = [question_id for question_id in question_ids if question_id not in retried]
+        if waiting:
+            follow_ups.append(FollowUp(ANSWER_TASK, (run_id, waiting, iteration + 1)))
+    return follow_ups
+
+
+def predict_chunk(run_id: int, question_ids: Sequence[int]) -> list[FollowUp]:
+    """Agent strategy: the study assistant foresees each question's likely mistake; the
+    questions are then answered with its guideline."""
+    with session_scope() as session:
+        questions = get_questions(session=session, question_ids=question_ids)
+        done = analyses_at(session=session, question_ids=question_ids, iteration=0, mode="agent")
+    todo = [q for q in questions if q.id not in done and q.status == QUESTION_PENDING]
+    if todo:
+        loaded = resources.assistant_llm()
+        results = predict_mistakes(
+            [question_record(question) for question in todo], loaded.llm, loaded.params
+        )
+        analyses = [
+            _analysis(run_id, int(question.id or 0), None, result, loaded.llm.model_id)
+            for question, result in zip(todo, results, strict=True)
+        ]
+        with session_scope(write=True) as session:
+            record_analyses(session=session, analyses=analyses)
+    with session_scope() as session:
+        answered = attempts_at(
+            session=session, run_id=run_id, question_ids=question_ids, iteration=0
+        )
+    waiting = [
+        int(q.id or 0) for q in questions if q.status == QUESTION_PENDING and q.id not in answered
+    ]
+    return [FollowUp(ANSWER_TASK, (run_id, waiting, 0))] if waiting else []
+
+
+def _analysis(
+    run_id: int, question_id: int, attempt: Attempt | None, result: AnalysisResult, model_id: str
+) -> Analysis:
+    return Analysis(
+        run_id=run_id,
+        question_id=question_id,
+        attempt_id=attempt.id if attempt else None,
+        iteration=attempt.iteration if attempt else 0,
+        mode="feedback" if attempt else "agent",
+        prompt=result.prompt,
+        output=result.output,
+        reason=result.reason,
+        guideline=result.guideline,
+        failure=result.failure,
+        detail=result.detail,
+        model_id=model_id,
+    )
+
+
+def _guideline(analysis: Analysis, question: Question, vector: np.ndarray) -> Guideline:
+    return Guideline(
+        analysis_id=int(analysis.id or 0),
+        run_id=analysis.run_id,
+        text=analysis.guideline or "",
+        key=question.prompt,
+        embedding=vector_to_bytes(vector),
+        dim=int(vector.shape[0]),
+        embedder_id=resources.embedder_id(),
+    )
+
+
+def _question_ids(attempts: Sequence[Attempt]) -> list[int]:
+    return sorted({attempt.question_id for attempt in attempts})
+
+
+def _by_id(questions: Sequence[Question]) -> dict[int, Question]:
+    return {int(question.id or 0): question for question in questions}

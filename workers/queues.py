@@ -1,0 +1,54 @@
+"""Queue and task names, the routes between them, and queue lengths as Redis keeps them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kombu import Queue
+
+LLM_QUEUE = "llm"
+ASSISTANT_QUEUE = "assistant"
+FINETUNE_QUEUE = "finetune"
+QUEUES = (LLM_QUEUE, ASSISTANT_QUEUE, FINETUNE_QUEUE)
+
+ANSWER_TASK = "salam.answer"
+ANALYZE_TASK = "salam.analyze"
+PREDICT_TASK = "salam.predict"
+
+ROUTES = {
+    ANSWER_TASK: {"queue": LLM_QUEUE},
+    ANALYZE_TASK: {"queue": ASSISTANT_QUEUE},
+    PREDICT_TASK: {"queue": ASSISTANT_QUEUE},
+}
+
+
+def declared_queues() -> tuple[Queue, ...]:
+    return tuple(Queue(name, routing_key=name) for name in QUEUES)
+
+
+def parse_queue_names(text: str) -> list[str]:
+    """'llm,assistant' -> ['llm', 'assistant']; unknown names raise ValueError."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in QUEUES]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown queue {', '.join(unknown) or '(none given)'}: choose from {', '.join(QUEUES)}"
+        )
+    return names
+
+
+def queue_lengths(redis_client: object, names: Sequence[str] = QUEUES) -> dict[str, int]:
+    """Messages waiting per queue (not those a worker holds unacknowledged).
+
+    Kombu keeps a Redis queue as a list named after it, with one extra list per priority
+    step when priorities are used; all of them are counted.
+    """
+    from kombu.transport.redis import PRIORITY_STEPS, Channel
+
+    separator = Channel.sep
+    pipeline = redis_client.pipeline()  # type: ignore[attr-defined]
+    for name in names:
+        for step in PRIORITY_STEPS:
+            pipeline.llen(f"{name}{separator}{step}" if step else name)
+    counts = iter(pipeline.execute())
+    return {name: sum(next(counts) for _ in PRIORITY_STEPS) for name in names}

@@ -1,0 +1,86 @@
+"""What a worker process loads once and keeps: the LLMs and the embedder.
+
+Filled on the first task that needs them, inside the pool process, never in the parent
+before it forks (a model loaded there would be copied into every child, and CUDA would
+not survive the fork). `worker_process_init` empties the holder in each new child.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from celery.signals import worker_process_init
+
+from salam.embedding import Embedder, load_embedder
+from salam.llm import LLM, GenerationParams, generation_params, make_llm
+from salam.settings import get_settings
+
+DEFAULT_EMBEDDER_ID = "all-MiniLM-L6-v2"
+
+_holder: dict[str, Any] = {}
+_lock = threading.RLock()  # re-entrant: building one holder entry may need another
+
+
+@dataclass(frozen=True)
+class LoadedLLM:
+    llm: LLM
+    params: GenerationParams
+    backend: str
+
+
+def main_llm() -> LoadedLLM:
+    return _once("main", lambda: _load_llm("main"))
+
+
+def assistant_llm() -> LoadedLLM:
+    return _once("sa", lambda: _load_llm("sa"))
+
+
+def embedder() -> Embedder:
+    return _once("embedder", _load_embedder)
+
+
+def embedder_id() -> str:
+    """Names the embedder next to each stored vector, so a different one re-embeds."""
+    return get_settings().embedder or DEFAULT_EMBEDDER_ID
+
+
+def cached(name: str, build: Any) -> Any:
+    """Any other per-process object (mistake memories, run plans). An exception from `build`
+    leaves nothing cached."""
+    return _once(name, build)
+
+
+def _once(name: str, build: Any) -> Any:
+    if name not in _holder:
+        with _lock:
+            if name not in _holder:
+                _holder[name] = build()
+    return _holder[name]
+
+
+def _load_llm(role: Any) -> LoadedLLM:
+    settings = get_settings()
+    backend = settings.main_backend if role == "main" else settings.sa_backend
+    return LoadedLLM(make_llm(role, settings), generation_params(role, settings), backend)
+
+
+def _load_embedder() -> Embedder:
+    return load_embedder(get_settings().embedder or None)
+
+
+@worker_process_init.connect
+def _forget_inherited(**_kwargs: Any) -> None:
+    _holder.clear()  # anything here belongs to the parent; closing it would close its sockets
+
+
+def clear() -> None:
+    """Drop everything loaded (a new pool process, or tests)."""
+    with _lock:
+        for value in _holder.values():
+            close = getattr(getattr(value, "llm", None), "close", None)
+            if close is not None:
+                close()
+        _holder.clear()
