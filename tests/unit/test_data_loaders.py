@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from shared_data import shared_data_dir
 
 from salam.data import (
     BBH_SALAM_TASKS,
@@ -18,15 +18,7 @@ from salam.data import (
     split_questions,
 )
 
-
-def _shared_data() -> Path:
-    configured = os.environ.get("SALAM_TEST_SHARED_DATA")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-SHARED = _shared_data()
+SHARED = shared_data_dir()
 pytestmark = pytest.mark.skipif(
     not (SHARED / "bbh").is_dir(),
     reason=f"shared benchmark data not found at {SHARED}; set SALAM_TEST_SHARED_DATA",

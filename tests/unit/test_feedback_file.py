@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from shared_data import shared_data_dir
 
 from salam.assistant import LEAK, NO_JSON
 from salam.errors import DataError
@@ -103,13 +103,7 @@ def test_missing_file_is_a_data_error(tmp_path: Path) -> None:
 
 
 def feedback_dir() -> Path:
-    configured = os.environ.get("SALAM_TEST_SHARED_DATA")
-    root = (
-        Path(configured)
-        if configured
-        else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    )
-    folder = root / "salam" / "feedback"
+    folder = shared_data_dir() / "salam" / "feedback"
     if not folder.is_dir():
         pytest.skip(f"published feedback not found at {folder}")
     return folder

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
+from shared_data import shared_data_dir
 
 from salam.feedback_file import question_record
 from salam.grading import Grade, extract_choice, grade, normalize_answer
@@ -257,17 +256,8 @@ def test_salam_departs_from_the_reference_check(record: QuestionRecord, output: 
     assert reference_verdict(output, record.target) != grade(record, output).correct
 
 
-def shared_data() -> Path:
-    configured = os.environ.get("SALAM_TEST_SHARED_DATA")
-    return (
-        Path(configured)
-        if configured
-        else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    )
-
-
 def shared_questions() -> list[QuestionRecord]:
-    root = shared_data()
+    root = shared_data_dir()
     tasks_file = root / "salam" / "bbh_tasks.json"
     if not tasks_file.exists():
         pytest.skip(f"shared benchmark data not found at {root}")
