@@ -68,7 +68,7 @@ def load_submission(submission: Submission, settings: Settings) -> list[Question
 
     questions = load_questions(
         submission.dataset,
-        data_dir=submission.data_dir or settings.data_dir,
+        data_dir=submission.data_dir,
         tasks=list(submission.tasks) if submission.tasks else None,
         limit=submission.limit,
         seed=settings.seed,

@@ -74,7 +74,7 @@ def load_split(args: argparse.Namespace, settings: Settings) -> Any:
 
     questions = load_questions(
         args.dataset,
-        data_dir=args.data_dir or settings.data_dir,
+        data_dir=args.data_dir,
         tasks=[t.strip() for t in args.tasks.split(",")] if args.tasks else None,
         limit=args.limit,
         seed=settings.seed,
