@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from salam.errors import SalamError
-from salam.llm.http import Endpoint, fetch, fetch_json
+from salam.llm.http import Endpoint
+from salam.llm.probe import fetch, fetch_json, tgi_info
 from salam.settings import Settings
 
 TIMEOUT_S = 3.0
@@ -204,11 +205,11 @@ def _local(model: str) -> tuple[bool, str]:
 
 def _tgi(endpoint: Endpoint) -> tuple[bool, str]:
     fetch(endpoint, "/health", timeout_s=TIMEOUT_S)  # 503 until the model is loaded
-    info = fetch_json(endpoint, "/info", timeout_s=TIMEOUT_S)
-    if not isinstance(info, dict) or "model_id" not in info:
+    info = tgi_info(endpoint, timeout_s=TIMEOUT_S)
+    if info is None:
         return False, "/info did not name a model: is this a TGI server?"
-    limits = f"max input {info.get('max_input_tokens', '?')} tokens"
-    return True, f"healthy; serves {info['model_id']}, {limits}, version {info.get('version')}"
+    limits = f"max input {info.max_input_tokens or '?'} tokens"
+    return True, f"healthy; serves {info.model_id}, {limits}, version {info.version}"
 
 
 def _openai(endpoint: Endpoint, wanted: str) -> tuple[bool, str]:
@@ -224,10 +225,9 @@ def _openai(endpoint: Endpoint, wanted: str) -> tuple[bool, str]:
 
 def _is_tgi(endpoint: Endpoint) -> bool:
     try:
-        info = fetch_json(endpoint, "/info", timeout_s=TIMEOUT_S)
+        return tgi_info(endpoint, timeout_s=TIMEOUT_S) is not None
     except SalamError:
         return False
-    return isinstance(info, dict) and "model_id" in info
 
 
 # --- embedder and data ---------------------------------------------------------------------

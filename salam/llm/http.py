@@ -1,18 +1,12 @@
-"""What the TGI and OpenAI-compatible backends share: concurrency, retries, errors, probes.
+"""What the TGI and OpenAI-compatible backends share: one endpoint, concurrency and retries.
 
 A chunk's prompts are sent at once, at most `request_concurrency` in flight, so the server's
 continuous batching sees them together; completions come back in prompt order.
 
-Failures are sorted once, in `backend_error`:
-- transient (429 / overloaded, 408, 5xx, timeouts, dropped connections): retried with
-  exponential backoff and full jitter, `request_retries` times;
-- unreachable (connection refused, DNS, connect timeout): retried the same way, then
-  `BackendUnavailable` naming the URL;
-- rejected (other 4xx, e.g. prompt too long): never retried; the server's message becomes
-  that prompt's `Completion.error`.
-
-A prompt that still fails after its retries gets an empty `Completion` with `error` set, so
-one bad prompt does not cost the chunk. Only when every prompt of the call found the server
+Each failure is sorted by `http_errors.backend_error`: transient ones (unreachable included)
+are retried with exponential backoff and full jitter, `request_retries` times; rejected ones
+never. A prompt that still fails after its retries gets an empty `Completion` with `error` set,
+so one bad prompt does not cost the chunk. Only when every prompt of the call found the server
 unreachable does `agenerate` raise `BackendUnavailable`, so the task can retry the whole chunk.
 
 Every attempt is bounded: connecting takes at most `min(10, request_timeout)` seconds and the
@@ -22,39 +16,22 @@ whole request `request_timeout` more, so a dead server costs seconds, never a ha
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import httpx2
-from huggingface_hub.errors import (
-    GenerationError,
-    IncompleteGenerationError,
-    InferenceTimeoutError,
-    OverloadedError,
-    TextGenerationError,
-    ValidationError,
-)
 
-from salam.errors import (
-    BackendError,
-    BackendUnavailable,
-    ConfigError,
-    RequestRejected,
-    TransientBackendError,
-)
+from salam.errors import BackendError, BackendUnavailable, ConfigError, TransientBackendError
 from salam.llm.base import LLM, Completion, GenerationParams, Prompt
+from salam.llm.http_errors import backend_error
 from salam.settings import Settings
 
 CONNECT_TIMEOUT_CAP_S = 10.0
-PROBE_TIMEOUT_S = 5.0
-_TRANSIENT_STATUSES = frozenset({408, 425, 429})
-_MESSAGE_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -235,140 +212,3 @@ def settle(outcomes: Sequence[Completion | Failure]) -> list[Completion]:
     ):
         raise failures[0]
     return [o.as_completion() if isinstance(o, Failure) else o for o in outcomes]
-
-
-def backend_error(exc: BaseException, endpoint: str) -> BackendError | None:
-    """The project's error for a failure talking to `endpoint`; None when it is not one."""
-    error = _classify(exc, endpoint)
-    if error is not None and error is not exc:
-        error.__cause__ = exc
-    return error
-
-
-def _classify(exc: BaseException, endpoint: str) -> BackendError | None:
-    if isinstance(exc, BackendError):
-        return exc
-    if isinstance(exc, TextGenerationError):
-        return _classify_tgi_error(exc, endpoint)
-    status = _status_code(exc)
-    if status is not None:
-        return status_error(status, _response_message(exc), endpoint)
-    if isinstance(exc, InferenceTimeoutError | httpx2.TimeoutException):
-        return _classify_timeout(exc, endpoint)
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return TransientBackendError(endpoint, "no complete answer in time")
-    if isinstance(exc, httpx2.ConnectError | ConnectionRefusedError):
-        return BackendUnavailable(endpoint, f"cannot connect ({_describe(exc)})")
-    if isinstance(exc, httpx2.TransportError | ConnectionError):
-        return TransientBackendError(endpoint, f"connection failed ({_describe(exc)})")
-    if isinstance(exc, json.JSONDecodeError):
-        return BackendError(endpoint, f"the answer is not JSON ({exc})")
-    return None
-
-
-def _classify_tgi_error(exc: TextGenerationError, endpoint: str) -> BackendError:
-    message = _shorten(str(exc)) or type(exc).__name__
-    if isinstance(exc, ValidationError):
-        return RequestRejected(endpoint, message)
-    if isinstance(exc, OverloadedError | GenerationError | IncompleteGenerationError):
-        return TransientBackendError(endpoint, message)
-    status = _status_code(exc.__cause__) if exc.__cause__ else None
-    if status is not None:
-        return status_error(status, message, endpoint)
-    return TransientBackendError(endpoint, message)
-
-
-def _classify_timeout(exc: BaseException, endpoint: str) -> BackendError:
-    cause = exc if isinstance(exc, httpx2.TimeoutException) else exc.__cause__
-    if isinstance(cause, httpx2.ConnectTimeout | httpx2.PoolTimeout):
-        return BackendUnavailable(endpoint, "timed out connecting")
-    return TransientBackendError(endpoint, "timed out waiting for the answer")
-
-
-def status_error(status: int, message: str, endpoint: str) -> BackendError:
-    """The error for an HTTP error status: 408/429/5xx are transient, other 4xx final."""
-    text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
-    if status in _TRANSIENT_STATUSES or status >= 500:
-        return TransientBackendError(endpoint, text)
-    if 400 <= status < 500:
-        return RequestRejected(endpoint, text)
-    return BackendError(endpoint, text)
-
-
-def _status_code(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _response_message(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    try:
-        text = str(response.text) if response is not None else ""
-    except (httpx2.ResponseNotRead, UnicodeDecodeError):
-        text = ""
-    return server_message(text) or _shorten(str(exc))
-
-
-def server_message(body: str) -> str:
-    """The human part of an error body, whichever server wrote it.
-
-    TGI: `{"error": "...", "error_type": "..."}`; OpenAI and llama.cpp:
-    `{"error": {"message": "..."}}`; vLLM (older): `{"message": "..."}`; FastAPI:
-    `{"detail": ...}`. Anything else is returned as text, shortened.
-    """
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return _shorten(body)
-    if isinstance(payload, dict):
-        for key in ("error", "message", "detail"):
-            value = payload.get(key)
-            if isinstance(value, dict):
-                value = value.get("message", value)
-            if value:
-                return _shorten(value if isinstance(value, str) else json.dumps(value))
-    return _shorten(body)
-
-
-def _describe(exc: BaseException) -> str:
-    return _shorten(str(exc)) or type(exc).__name__
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
-
-
-def fetch(endpoint: Endpoint, path: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> httpx2.Response:
-    """GET `path` on the server; a failure or error status raises the mapped `BackendError`.
-
-    Blocking and short: for probes (`/health`, `/info`, `/v1/models`) outside the hot path.
-    """
-    timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, endpoint.connect_timeout_s))
-    try:
-        response = httpx2.get(endpoint.url + path, headers=endpoint.auth_headers(), timeout=timeout)
-        response.raise_for_status()
-    except Exception as exc:
-        error = backend_error(exc, endpoint.url)
-        if error is None:
-            raise
-        raise error from exc
-    return response
-
-
-def fetch_json(endpoint: Endpoint, path: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> Any:
-    """`fetch`, decoded; a body that is not JSON is a `BackendError`."""
-    response = fetch(endpoint, path, timeout_s=timeout_s)
-    try:
-        return response.json()
-    except ValueError as err:
-        raise BackendError(endpoint.url, f"{path} did not answer JSON") from err
-
-
-async def afetch_json(endpoint: Endpoint, path: str) -> Any:
-    """`fetch_json` for event loops, with the endpoint's retries."""
-    outcome = await with_retries(lambda: asyncio.to_thread(fetch_json, endpoint, path), endpoint)
-    if isinstance(outcome, Failure):
-        raise outcome.error
-    return outcome

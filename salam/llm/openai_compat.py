@@ -41,9 +41,10 @@ from typing import Any, Literal
 
 import httpx2
 
-from salam.errors import BackendError, BackendUnavailable, ConfigError, TransientBackendError
+from salam.errors import BackendError, BackendUnavailable, ConfigError
 from salam.llm.base import Completion, Constraint, GenerationParams, Prompt
-from salam.llm.http import Endpoint, HTTPBackend, afetch_json, fetch_json
+from salam.llm.http import Endpoint, HTTPBackend
+from salam.llm.probe import afetch_json, atgi_info, fetch_json
 
 ConstraintStyle = Literal["auto", "tgi", "json_schema", "json_object", "none"]
 ResolvedStyle = Literal["tgi", "json_schema", "json_object", "none"]
@@ -87,7 +88,7 @@ class OpenAICompatLLM(HTTPBackend[httpx2.AsyncClient]):
 
     async def _prepare(self) -> None:
         if self._style is None:
-            self._style = "tgi" if await _serves_tgi_info(self.endpoint) else "json_schema"
+            self._style = "tgi" if await atgi_info(self.endpoint) is not None else "json_schema"
         if self._model is None and self._style != "tgi" and not self.adapter:
             self._model = first_listed_model(await _listed_models(self.endpoint))
 
@@ -254,14 +255,3 @@ async def _listed_models(endpoint: Endpoint) -> Any:
         raise
     except BackendError:
         return None
-
-
-async def _serves_tgi_info(endpoint: Endpoint) -> bool:
-    """Whether `GET /info` answers like TGI; raises while the server cannot be asked."""
-    try:
-        info = await afetch_json(endpoint, "/info")
-    except TransientBackendError:
-        raise
-    except BackendError:
-        return False
-    return isinstance(info, dict) and "model_id" in info

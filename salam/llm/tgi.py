@@ -20,7 +20,8 @@ from huggingface_hub import AsyncInferenceClient, TextGenerationInputGrammarType
 
 from salam.errors import BackendError
 from salam.llm.base import Completion, Constraint, GenerationParams, Prompt
-from salam.llm.http import Endpoint, HTTPBackend, fetch_json
+from salam.llm.http import Endpoint, HTTPBackend
+from salam.llm.probe import tgi_info
 
 
 class TGILLM(HTTPBackend[AsyncInferenceClient]):
@@ -115,8 +116,7 @@ def sampling_parameters(params: GenerationParams) -> dict[str, Any]:
 def served_model_id(endpoint: Endpoint) -> str | None:
     """The `model_id` in TGI's `/info`, or None when the server cannot say (now)."""
     try:
-        info = fetch_json(endpoint, "/info")
+        info = tgi_info(endpoint)
     except BackendError:
         return None
-    model_id = info.get("model_id") if isinstance(info, dict) else None
-    return str(model_id) if model_id else None
+    return info.model_id if info else None

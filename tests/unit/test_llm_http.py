@@ -28,7 +28,8 @@ from salam.errors import (
 )
 from salam.llm import make_llm
 from salam.llm.base import Constraint, GenerationParams, Prompt
-from salam.llm.http import Endpoint, RetryPolicy, backend_error, server_message
+from salam.llm.http import Endpoint, RetryPolicy
+from salam.llm.http_errors import backend_error, server_message
 from salam.llm.openai_compat import OpenAICompatLLM
 from salam.llm.tgi import TGILLM
 from salam.settings import Settings
