@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from salam.errors import SalamError
 from salam.llm.http import Endpoint
 from salam.llm.probe import fetch, fetch_json, tgi_info
+from salam.llm.role import Role, RoleConfig
 from salam.settings import Settings
 
 TIMEOUT_S = 3.0
@@ -41,7 +42,7 @@ class CheckResult:
 
 
 def run_checks(
-    settings: Settings, *, roles: Sequence[str] = ("main", "sa"), encode: bool = False
+    settings: Settings, *, roles: Sequence[Role] = ("main", "sa"), encode: bool = False
 ) -> list[CheckResult]:
     """Every check, in the order a person would fix them. `encode` runs the embedder once."""
     rows = [check_broker(settings), check_database(settings)]
@@ -176,23 +177,21 @@ def _hide_database_password(url: str) -> str:
 # --- LLM endpoints -------------------------------------------------------------------------
 
 
-def check_llm(role: str, settings: Settings) -> CheckResult:
-    backend = settings.main_backend if role == "main" else settings.sa_backend
-    model = settings.main_model if role == "main" else settings.sa_model
-    url = settings.main_url if role == "main" else settings.sa_url
-    name = f"{ROLE_NAMES.get(role, role)} ({backend})"
-    if backend == "dummy":
+def check_llm(role: Role, settings: Settings) -> CheckResult:
+    config = RoleConfig.from_settings(role, settings)
+    name = f"{ROLE_NAMES.get(role, role)} ({config.backend})"
+    if config.backend == "dummy":
         return CheckResult(name, "-", True, "dummy backend: canned answers, no model")
-    if backend == "local":
-        return _guarded(name, model or "bundled SmolLM2-135M-Instruct", lambda: _local(model))
-    if not url:
-        variable = "SALAM_MAIN_URL" if role == "main" else "SALAM_SA_URL"
-        return CheckResult(name, "-", False, f"{variable} is not set")
-    endpoint = Endpoint(url, api_key=settings.api_key, timeout_s=TIMEOUT_S)
-    adapter = settings.sa_adapter if role == "sa" else None
-    if backend == "tgi":
+    if config.backend == "local":
+        target = config.model or "bundled SmolLM2-135M-Instruct"
+        return _guarded(name, target, lambda: _local(config.model))
+    if not config.url:
+        return CheckResult(name, "-", False, f"{config.url_variable} is not set")
+    endpoint = Endpoint(config.url, api_key=settings.api_key, timeout_s=TIMEOUT_S)
+    if config.backend == "tgi":
         return _guarded(name, endpoint.url, lambda: _tgi(endpoint))
-    return _guarded(name, endpoint.url, lambda: _openai(endpoint, adapter or model))
+    wanted = config.adapter or config.model
+    return _guarded(name, endpoint.url, lambda: _openai(endpoint, wanted))
 
 
 def _local(model: str) -> tuple[bool, str]:

@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from salam.llm.role import RoleConfig
+from salam.settings import Settings
+
 
 @dataclass(frozen=True)
 class Constraint:
@@ -75,6 +78,14 @@ class LLM(ABC):
     """
 
     name: str = "llm"
+
+    @classmethod
+    def from_settings(cls, config: RoleConfig, settings: Settings) -> LLM:
+        """This backend for one role, as the settings describe it.
+
+        Every backend in `salam.llm.registry` says here which settings it reads.
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be built from settings")
 
     @property
     @abstractmethod

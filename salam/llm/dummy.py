@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from salam.llm.base import LLM, Completion, Constraint, GenerationParams, Prompt
+from salam.llm.role import RoleConfig
+from salam.settings import Settings
 
 _OPTION_LINE = re.compile(r"^\(([A-Z])\)", re.MULTILINE)
 
@@ -45,6 +47,10 @@ class DummyLLM(LLM):
     def __init__(self, *, seed: int = 0, delay_s: float = 0.0) -> None:
         self.seed = seed
         self.delay_s = delay_s
+
+    @classmethod
+    def from_settings(cls, config: RoleConfig, settings: Settings) -> DummyLLM:
+        return cls(seed=settings.seed, delay_s=settings.dummy_delay)
 
     @property
     def model_id(self) -> str:

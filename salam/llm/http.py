@@ -89,24 +89,6 @@ class Endpoint:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
 
-def make_http_llm(
-    backend: str, url: str, *, model: str, adapter: str | None, settings: Settings
-) -> LLM:
-    """The `tgi` or `openai` backend for the server at `url`."""
-    endpoint = Endpoint.from_settings(url, settings)
-    if backend == "tgi":
-        from salam.llm.tgi import TGILLM
-
-        return TGILLM(endpoint, model=model, adapter=adapter)
-    if backend == "openai":
-        from salam.llm.openai_compat import OpenAICompatLLM
-
-        return OpenAICompatLLM(
-            endpoint, model=model, adapter=adapter, constraint_style=settings.openai_constraint
-        )
-    raise ConfigError(f"unknown HTTP backend {backend!r}: choose tgi or openai")
-
-
 SessionT = TypeVar("SessionT")
 
 

@@ -18,6 +18,8 @@ from salam.llm.local_choice import answer_choices
 from salam.llm.local_generate import generate_texts
 from salam.llm.local_model import DTYPES, LoadedModel, load_model
 from salam.llm.model_files import locate_model
+from salam.llm.role import RoleConfig
+from salam.settings import Settings
 
 GUIDED = "json_schema (guided, not enforced)"
 
@@ -51,6 +53,15 @@ class LocalLLM(LLM):
         self._device = device
         self._dtype = dtype
         self.batch_size = batch_size
+
+    @classmethod
+    def from_settings(cls, config: RoleConfig, settings: Settings) -> LocalLLM:
+        return cls(
+            config.model or None,
+            device=settings.device,
+            dtype=settings.dtype,
+            batch_size=settings.batch_size,
+        )
 
     @property
     def model_id(self) -> str:

@@ -45,6 +45,8 @@ from salam.errors import BackendError, BackendUnavailable, ConfigError
 from salam.llm.base import Completion, Constraint, GenerationParams, Prompt
 from salam.llm.http import Endpoint, HTTPBackend
 from salam.llm.probe import afetch_json, atgi_info, fetch_json
+from salam.llm.role import RoleConfig
+from salam.settings import Settings
 
 ConstraintStyle = Literal["auto", "tgi", "json_schema", "json_object", "none"]
 ResolvedStyle = Literal["tgi", "json_schema", "json_object", "none"]
@@ -72,6 +74,15 @@ class OpenAICompatLLM(HTTPBackend[httpx2.AsyncClient]):
         self.constraint_style: ConstraintStyle = constraint_style
         self._model = model or None
         self._style: ResolvedStyle | None = None if constraint_style == "auto" else constraint_style
+
+    @classmethod
+    def from_settings(cls, config: RoleConfig, settings: Settings) -> OpenAICompatLLM:
+        return cls(
+            Endpoint.from_settings(config.require_url(), settings),
+            model=config.model,
+            adapter=config.adapter,
+            constraint_style=settings.openai_constraint,
+        )
 
     @property
     def model_id(self) -> str:

@@ -22,6 +22,8 @@ from salam.errors import BackendError
 from salam.llm.base import Completion, Constraint, GenerationParams, Prompt
 from salam.llm.http import Endpoint, HTTPBackend
 from salam.llm.probe import tgi_info
+from salam.llm.role import RoleConfig
+from salam.settings import Settings
 
 
 class TGILLM(HTTPBackend[AsyncInferenceClient]):
@@ -31,6 +33,11 @@ class TGILLM(HTTPBackend[AsyncInferenceClient]):
         super().__init__(endpoint)
         self.adapter = adapter or None
         self._model = model or None
+
+    @classmethod
+    def from_settings(cls, config: RoleConfig, settings: Settings) -> TGILLM:
+        endpoint = Endpoint.from_settings(config.require_url(), settings)
+        return cls(endpoint, model=config.model, adapter=config.adapter)
 
     @property
     def model_id(self) -> str:

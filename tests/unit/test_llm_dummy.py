@@ -1,14 +1,18 @@
 import asyncio
 import json
 import time
+from typing import get_args
 
 import pytest
 
 from salam.assistant import parse_feedback
+from salam.errors import ConfigError
+from salam.llm import BACKENDS, RoleConfig, build_llm, get_backend_class, make_llm
 from salam.llm.base import Constraint, GenerationParams, Prompt
 from salam.llm.dummy import DummyLLM
 from salam.prompts import FEEDBACK_SCHEMA
 from salam.records import QuestionRecord
+from salam.settings import BackendName, Settings
 
 QUESTION = (
     "Who was not comfortable using the phone?\n"
@@ -110,3 +114,25 @@ def test_without_delay_it_never_waits(monkeypatch: pytest.MonkeyPatch) -> None:
         [Prompt(t, constraint=choices) for t in questions(5000)], PARAMS
     )
     assert len(completions) == 5000
+
+
+# --- registered like a real backend --------------------------------------------------------
+
+
+def test_the_dummy_is_built_from_settings_like_any_backend() -> None:
+    llm = make_llm("sa", Settings(sa_backend="dummy", seed=7, dummy_delay=0.25))
+
+    assert isinstance(llm, DummyLLM)
+    assert (llm.seed, llm.delay_s) == (7, 0.25)
+    assert get_backend_class("dummy") is DummyLLM
+
+
+def test_an_unknown_backend_is_a_config_error_listing_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="'gpt'") as raised:
+        build_llm(RoleConfig("main", "gpt"), Settings())
+
+    assert all(name in str(raised.value) for name in BACKENDS)
+
+
+def test_every_backend_the_settings_accept_is_registered() -> None:
+    assert set(get_args(BackendName)) == set(BACKENDS)

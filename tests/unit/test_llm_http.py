@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -499,3 +501,22 @@ def test_make_llm_builds_http_backends_from_settings(server: LoopbackServer) -> 
 def test_a_url_without_a_scheme_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="http"):
         Endpoint("localhost:8080")
+
+
+def test_an_http_backend_without_its_url_is_a_config_error_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match="SALAM_SA_URL"):
+        make_llm("sa", Settings(sa_backend="openai", sa_url=None))
+
+
+def test_building_an_http_backend_never_imports_torch() -> None:
+    build = (
+        "import sys\n"
+        "from salam.llm import make_llm\n"
+        "from salam.settings import Settings\n"
+        "settings = Settings(main_backend='tgi', main_url='http://h', sa_backend='openai',"
+        " sa_url='http://h', main_model='m', sa_model='m', openai_constraint='none')\n"
+        "make_llm('main', settings), make_llm('sa', settings)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+
+    subprocess.run([sys.executable, "-c", build], check=True, timeout=60)
