@@ -1,13 +1,17 @@
 """A real OpenAI-compatible server for tests: llama-cpp-python serving the bundled SmolLM2 GGUF.
 
 `running_llama_server()` starts `python -m llama_cpp.server` on a free loopback port and waits
-for `/v1/models`; the session fixture `llama_server` (import `llama_server_fixture`) wraps it.
-Both skip, with the reason, when `llama-cpp-python[server]` or the model is not installed.
+for `/v1/models`; the fixture `llama_server` (import `llama_server_fixture` and
+`llama_server_process`) shares one server per session and fails a test whose server died,
+naming the signal and quoting the end of its log, where the test itself would only see
+"connection refused". Both skip, with the reason, when `llama-cpp-python[server]` or the model
+is not installed.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +37,20 @@ class LlamaServer:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+
+    def death(self) -> str | None:
+        """Why the server is gone, with the end of its log; None while it runs."""
+        code = self.process.poll()
+        if code is None:
+            return None
+        if code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+            if -code == signal.SIGILL:
+                how += " (an instruction this CPU does not allow: was llama.cpp built natively?)"
+        else:
+            how = f"exited with status {code}"
+        tail = self.log.read_text(errors="replace")[-2000:]
+        return f"llama_cpp.server {how}; the end of its log ({self.log}):\n{tail}"
 
     def stop(self) -> None:
         """Ends the server and waits for it, so its port refuses connections afterwards."""
@@ -103,9 +121,9 @@ def running_llama_server(n_ctx: int = 2048) -> Iterator[LlamaServer]:
 def wait_until_ready(server: LlamaServer, timeout_s: float = READY_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            tail = server.log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"llama_cpp.server exited with {server.process.returncode}:\n{tail}")
+        death = server.death()
+        if death is not None:
+            raise RuntimeError(death)
         try:
             if httpx2.get(server.url + "/v1/models", timeout=2.0).status_code == 200:
                 return
@@ -115,7 +133,19 @@ def wait_until_ready(server: LlamaServer, timeout_s: float = READY_TIMEOUT_S) ->
     raise RuntimeError(f"llama_cpp.server not ready on {server.url} after {timeout_s:.0f} s")
 
 
-@pytest.fixture(scope="session", name="llama_server")
-def llama_server_fixture() -> Iterator[LlamaServer]:
+@pytest.fixture(scope="session")
+def llama_server_process() -> Iterator[LlamaServer]:
     with running_llama_server() as server:
         yield server
+
+
+@pytest.fixture(name="llama_server")
+def llama_server_fixture(llama_server_process: LlamaServer) -> Iterator[LlamaServer]:
+    """The session's server, checked before and after each test that uses it."""
+    death = llama_server_process.death()
+    if death is not None:
+        pytest.fail(f"the server died before this test: {death}")
+    yield llama_server_process
+    death = llama_server_process.death()
+    if death is not None:
+        pytest.fail(f"the server died during this test: {death}")

@@ -12,7 +12,12 @@ import json
 import time
 
 import pytest
-from llama_server import LlamaServer, llama_server_fixture, running_llama_server  # noqa: F401
+from llama_server import (  # noqa: F401 (fixtures)
+    LlamaServer,
+    llama_server_fixture,
+    llama_server_process,
+    running_llama_server,
+)
 
 from salam.assistant import EMPTY_GUIDELINE, parse_feedback_json
 from salam.errors import BackendUnavailable
