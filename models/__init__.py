@@ -11,7 +11,7 @@ from models.engine import (
     session_scope,
     use_database,
 )
-from models.memory_rows import StoredMistake, new_first_try_correct, new_mistakes, wrong_answer
+from models.memory_rows import StoredMistake, new_first_try_correct, new_mistakes
 from models.pending import PendingQuestion, pending_questions
 from models.runs import (
     QUESTION_FIELDS,
@@ -42,6 +42,7 @@ from models.tables import (
     Question,
     Run,
     Trace,
+    saved_id,
 )
 from models.work import (
     analyses_at,
@@ -100,8 +101,8 @@ __all__ = [
     "record_guidelines",
     "record_traces",
     "run_activity",
+    "saved_id",
     "session_scope",
     "settle_questions",
     "use_database",
-    "wrong_answer",
 ]

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from models.tables import Analysis, Attempt, Guideline, Question
+from models.tables import Analysis, Attempt, Guideline, Question, saved_id
 
 
 @dataclass(frozen=True)
 class StoredMistake:
     analysis_id: int
     question: Question
-    answer: str
+    answer: str | None  # the option extracted from the model's output, if any
+    output: str
     guideline: str | None
     embedding: bytes | None = None
     dim: int | None = None
@@ -46,9 +47,10 @@ def new_mistakes(
     ).all()
     return [
         StoredMistake(
-            analysis_id=int(analysis.id or 0),
+            analysis_id=saved_id(analysis),
             question=question,
-            answer=wrong_answer(attempt),
+            answer=attempt.answer,
+            output=attempt.output,
             guideline=analysis.guideline,
             embedding=guideline.embedding if guideline else None,
             dim=guideline.dim if guideline else None,
@@ -79,8 +81,3 @@ def new_first_try_correct(
         .order_by(col(Attempt.id))
     ).all()
     return [(int(attempt_id or 0), question) for attempt_id, question in rows]
-
-
-def wrong_answer(attempt: Attempt) -> str:
-    """What the model answered: the extracted option, else the start of its raw output."""
-    return attempt.answer or attempt.output.strip()[:200]

@@ -7,7 +7,7 @@ Uniqueness carries idempotency: an Attempt per (run, question, iteration), an An
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -20,6 +20,17 @@ FINAL_STATES = (QUESTION_CORRECT, QUESTION_WRONG, QUESTION_FAILED)
 
 RUN_RUNNING = "running"
 RUN_FINISHED = "finished"
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def saved_id(row: _Row) -> int:
+    """The id of a row that has been written; a row never flushed has none, which is a bug."""
+    assert row.id is not None, f"{type(row).__name__} has no id: it was never saved"
+    return row.id
 
 
 def utcnow() -> datetime:

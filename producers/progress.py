@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from models import RUN_FINISHED, Run, get_runs, session_scope
+from models import RUN_FINISHED, Run, get_runs, saved_id, session_scope
 from salam.errors import ConfigError
 
 
@@ -25,7 +25,7 @@ class RunProgress:
     @classmethod
     def of(cls, run: Run) -> RunProgress:
         return cls(
-            run_id=int(run.id or 0),
+            run_id=saved_id(run),
             mode=run.mode,
             strategy=run.strategy,
             total=run.total,

@@ -12,6 +12,7 @@ from models import (
     final_outcomes,
     first_try_outcomes,
     get_runs,
+    saved_id,
     session_scope,
 )
 from salam.errors import ConfigError
@@ -27,7 +28,7 @@ def run_scores(run_ids: Sequence[int]) -> list[StrategyScores]:
         labels = run_labels(runs)
         rows: list[StrategyScores] = []
         for run in runs:
-            run_id, label = int(run.id or 0), labels[int(run.id or 0)]
+            run_id, label = saved_id(run), labels[saved_id(run)]
             final = final_outcomes(session=session, run_id=run_id)
             if run.mode == "gather":
                 first = first_try_outcomes(session=session, run_id=run_id)
@@ -45,7 +46,7 @@ def run_scores(run_ids: Sequence[int]) -> list[StrategyScores]:
 
 def run_labels(runs: Sequence[Run]) -> dict[int, str]:
     """The strategy (or 'gather'), with the run id where two runs would share a label."""
-    names = {int(run.id or 0): "gather" if run.mode == "gather" else run.strategy for run in runs}
+    names = {saved_id(run): "gather" if run.mode == "gather" else run.strategy for run in runs}
     repeated = {name for name, count in Counter(names.values()).items() if count > 1}
     return {
         run_id: f"{name} (run {run_id})" if name in repeated else name

@@ -9,18 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from models import (
-    QUESTION_CORRECT,
-    QUESTION_FAILED,
-    QUESTION_WRONG,
     PendingQuestion,
     Run,
     get_run,
     pending_questions,
+    saved_id,
     session_scope,
     settle_questions,
 )
 from producers.publishing import publish_analyses, publish_answers, publish_predictions
 from salam.errors import ConfigError
+from salam.lifecycle import RunRules, next_step
 
 
 @dataclass
@@ -40,30 +39,24 @@ class ResumePlan:
 
 def plan_resume(run: Run, pending: Sequence[PendingQuestion]) -> ResumePlan:
     plan = ResumePlan()
+    rules = RunRules.of(run.mode, run.max_iterations, run.strategy)
     for question in pending:
-        _plan_question(run, question, plan)
+        _plan_question(rules, question, plan)
     return plan
 
 
-def _plan_question(run: Run, question: PendingQuestion, plan: ResumePlan) -> None:
+def _plan_question(rules: RunRules, question: PendingQuestion, plan: ResumePlan) -> None:
     attempt = question.last_attempt
-    if attempt is None:
-        if run.strategy == "agent" and not question.foreseen:
-            plan.predictions.append(question.question_id)
-        else:
-            plan.answers[0].append(question.question_id)
-    elif attempt.error:
-        plan.settle[question.question_id] = QUESTION_FAILED
-    elif attempt.correct:
-        plan.settle[question.question_id] = QUESTION_CORRECT
-    elif run.mode != "gather" or attempt.iteration >= run.max_iterations:
-        plan.settle[question.question_id] = QUESTION_WRONG
-    elif question.last_analysis is None:
-        plan.analyses.append(int(attempt.id or 0))
-    elif question.last_analysis.guideline:
-        plan.answers[attempt.iteration + 1].append(question.question_id)
+    step = next_step(rules, attempt, question.last_analysis, foreseen=question.foreseen)
+    if step.action == "settle":
+        plan.settle[question.question_id] = step.state
+    elif step.action == "predict":
+        plan.predictions.append(question.question_id)
+    elif step.action == "analyze":
+        assert attempt is not None, "only an answered question is analysed"
+        plan.analyses.append(saved_id(attempt))
     else:
-        plan.settle[question.question_id] = QUESTION_WRONG
+        plan.answers[step.iteration].append(question.question_id)
 
 
 def resume(run_id: int, chunk_size: int) -> ResumePlan:

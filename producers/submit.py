@@ -18,16 +18,14 @@ from models import (
     session_scope,
 )
 from producers.publishing import publish_answers, publish_predictions
+from salam.data.splits import SPLIT_NAMES, SplitName
 from salam.errors import ConfigError, DataError
+from salam.lifecycle import RETRY_STRATEGY
 from salam.records import QuestionRecord
 from salam.settings import Settings
 from salam.strategies import STRATEGIES, Strategy, needs_memory
 
-Split = Literal["train", "test", "all"]
 Mode = Literal["gather", "exam"]
-# A gather retry sees guidelines only: cases would show the question's own correct answer.
-RETRY_STRATEGY: Strategy = "feedback_only"
-SPLITS: tuple[Split, ...] = ("train", "test", "all")
 MODES: tuple[Mode, ...] = ("gather", "exam")
 # Settings that name where things live or hold secrets stay out of a run's snapshot.
 UNRECORDED_SETTINGS = {
@@ -45,7 +43,7 @@ class Submission:
     """What to run: a dataset split, a mode, a strategy and the memory it may read."""
 
     dataset: str
-    split: Split = "all"
+    split: SplitName = "all"
     mode: Mode = "gather"
     strategy: Strategy | None = None
     memory_from: tuple[int, ...] = ()
@@ -64,19 +62,16 @@ class Submission:
 
 def load_submission(submission: Submission, settings: Settings) -> list[QuestionRecord]:
     """The questions of the submission's dataset split; raises DataError on bad files."""
-    from salam.data import load_questions, split_questions
+    from salam.data import load_split
 
-    questions = load_questions(
+    split = load_split(
         submission.dataset,
         data_dir=submission.data_dir,
         tasks=list(submission.tasks) if submission.tasks else None,
         limit=submission.limit,
         seed=settings.seed,
     )
-    if submission.split == "all":
-        return list(questions)
-    split = split_questions(questions)
-    return list(split.train if submission.split == "train" else split.test)
+    return split.part(submission.split)
 
 
 def submit(submission: Submission, settings: Settings) -> int:
@@ -115,8 +110,8 @@ def submit_questions(
 
 
 def check_submission(submission: Submission, settings: Settings) -> None:
-    if submission.split not in SPLITS:
-        raise ConfigError(f"unknown split {submission.split!r}: choose {', '.join(SPLITS)}")
+    if submission.split not in SPLIT_NAMES:
+        raise ConfigError(f"unknown split {submission.split!r}: choose {', '.join(SPLIT_NAMES)}")
     if submission.mode not in MODES:
         raise ConfigError(f"unknown mode {submission.mode!r}: choose {', '.join(MODES)}")
     strategy = submission.resolved_strategy

@@ -20,7 +20,7 @@ from salam.errors import SalamError
 from salam.llm.http import Endpoint
 from salam.llm.probe import fetch, fetch_json, tgi_info
 from salam.llm.role import Role, RoleConfig
-from salam.settings import Settings
+from salam.settings import DEFAULT_EMBEDDER, Settings
 
 TIMEOUT_S = 3.0
 ROLE_NAMES = {"main": "main LLM", "sa": "study assistant"}
@@ -233,12 +233,13 @@ def _is_tgi(endpoint: Endpoint) -> bool:
 
 
 def check_embedder(settings: Settings, *, encode: bool = False) -> CheckResult:
-    target = settings.embedder or "bundled all-MiniLM-L6-v2"
+    target = settings.embedder or DEFAULT_EMBEDDER
     return _guarded("embedder", target, lambda: _embedder(settings.embedder, encode))
 
 
 def _embedder(path: str, encode: bool) -> tuple[bool, str]:
-    folder = Path(path) if path else _bundled_embedder_folder()
+    bundled = path in ("", DEFAULT_EMBEDDER)
+    folder = _bundled_embedder_folder() if bundled else Path(path)
     if not folder.is_dir():
         return False, f"{folder} is not a folder"
     if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
@@ -251,7 +252,7 @@ def _embedder(path: str, encode: bool) -> tuple[bool, str]:
     from salam.embedding import load_embedder
 
     started = time.perf_counter()
-    vectors = load_embedder(path or None).encode(["a probe sentence"])
+    vectors = load_embedder(path).encode(["a probe sentence"])
     elapsed = time.perf_counter() - started
     return True, f"encoded a sentence to {vectors.shape[1]} dimensions in {elapsed:.1f} s"
 

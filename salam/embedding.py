@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from salam.errors import ConfigError, DataError
+from salam.settings import DEFAULT_EMBEDDER
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -143,12 +144,12 @@ def _cached_embedder(path: str | None) -> SentenceEmbedder:
 HASH_EMBEDDER = "hash"
 
 
-def load_embedder(path: str | None = None) -> Embedder:
-    """The process's embedder for `path` ('' or None: the bundled all-MiniLM-L6-v2;
-    'hash': the non-semantic HashEmbedder, for plumbing tests)."""
-    if path == HASH_EMBEDDER:
+def load_embedder(name: str | None = None) -> Embedder:
+    """The process's embedder: the bundled all-MiniLM-L6-v2 (its name, '' or None), a
+    sentence-transformers folder, or 'hash', the non-semantic HashEmbedder for plumbing tests."""
+    if name == HASH_EMBEDDER:
         return HashEmbedder()
-    return _cached_embedder(path or None)
+    return _cached_embedder(None if name in (None, "", DEFAULT_EMBEDDER) else name)
 
 
 def vector_to_bytes(v: np.ndarray) -> bytes:

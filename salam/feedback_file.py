@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from salam.assistant import parse_feedback, parse_feedback_json
 from salam.errors import DataError
+from salam.memory import MemoryEntry
 from salam.records import QuestionRecord, make_id
 
 _REQUEST = re.compile(
@@ -129,3 +131,21 @@ def _tidy_answer(text: str) -> str:
     """ "( A )" and "(D)." as "(A)" and "(D)"; an answer given as text stays as it is."""
     label = _LABEL.fullmatch(text.strip())
     return f"({label.group(1)})" if label else text.strip()
+
+
+def published_entries(paths: Sequence[Path]) -> list[MemoryEntry]:
+    """The mistakes and guidelines of published feedback files, as memory entries."""
+    entries = []
+    for path in paths:
+        for number, item in enumerate(load_feedback_file(path).items):
+            entries.append(
+                MemoryEntry(
+                    id=f"published:{path.name}:{number}",
+                    kind="mistake",
+                    question=item.question,
+                    answer=item.answer,
+                    target=item.target,
+                    guideline=item.guideline,
+                )
+            )
+    return entries

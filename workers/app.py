@@ -8,7 +8,6 @@ and the queues.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from celery import Celery
@@ -18,8 +17,6 @@ from workers.queues import LLM_QUEUE, ROUTES, declared_queues
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
-log = logging.getLogger(__name__)
-
 
 def broker_url(settings: Settings) -> str:
     return settings.broker_url or DEFAULT_BROKER_URL
@@ -27,13 +24,6 @@ def broker_url(settings: Settings) -> str:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     broker = broker_url(settings)
-    if settings.visibility_timeout <= settings.task_time_limit:
-        log.warning(
-            "SALAM_VISIBILITY_TIMEOUT (%s s) should exceed SALAM_TASK_TIME_LIMIT (%s s): a chunk "
-            "still running then is handed to a second worker",
-            settings.visibility_timeout,
-            settings.task_time_limit,
-        )
     transport = {
         # Redis hands an unacknowledged message to another worker after this many seconds,
         # so it must outlast the longest task or a slow chunk would be answered twice.

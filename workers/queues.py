@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from kombu import Queue
 
@@ -20,6 +22,14 @@ ROUTES = {
     ANALYZE_TASK: {"queue": ASSISTANT_QUEUE},
     PREDICT_TASK: {"queue": ASSISTANT_QUEUE},
 }
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The next task a step asks for, published by the Celery task after its writes commit."""
+
+    task: str
+    args: tuple[Any, ...]
 
 
 def declared_queues() -> tuple[Queue, ...]:

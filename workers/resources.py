@@ -8,16 +8,17 @@ not survive the fork). `worker_process_init` empties the holder in each new chil
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from celery.signals import worker_process_init
 
 from salam.embedding import Embedder, load_embedder
 from salam.llm import LLM, GenerationParams, generation_params, make_llm
-from salam.settings import get_settings
+from salam.settings import DEFAULT_EMBEDDER, get_settings
 
-DEFAULT_EMBEDDER_ID = "all-MiniLM-L6-v2"
+T = TypeVar("T")
 
 _holder: dict[str, Any] = {}
 _lock = threading.RLock()  # re-entrant: building one holder entry may need another
@@ -44,31 +45,32 @@ def embedder() -> Embedder:
 
 def embedder_id() -> str:
     """Names the embedder next to each stored vector, so a different one re-embeds."""
-    return get_settings().embedder or DEFAULT_EMBEDDER_ID
+    return get_settings().embedder or DEFAULT_EMBEDDER
 
 
-def cached(name: str, build: Any) -> Any:
+def cached(name: str, build: Callable[[], T]) -> T:
     """Any other per-process object (mistake memories, run plans). An exception from `build`
     leaves nothing cached."""
     return _once(name, build)
 
 
-def _once(name: str, build: Any) -> Any:
+def _once(name: str, build: Callable[[], T]) -> T:
     if name not in _holder:
         with _lock:
             if name not in _holder:
                 _holder[name] = build()
-    return _holder[name]
+    value: T = _holder[name]
+    return value
 
 
-def _load_llm(role: Any) -> LoadedLLM:
+def _load_llm(role: Literal["main", "sa"]) -> LoadedLLM:
     settings = get_settings()
     backend = settings.main_backend if role == "main" else settings.sa_backend
     return LoadedLLM(make_llm(role, settings), generation_params(role, settings), backend)
 
 
 def _load_embedder() -> Embedder:
-    return load_embedder(get_settings().embedder or None)
+    return load_embedder(get_settings().embedder)
 
 
 @worker_process_init.connect

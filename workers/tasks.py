@@ -1,5 +1,5 @@
 """The Celery tasks. Each takes ids, runs one step of `workers.answering` or
-`workers.analysing` (which read rows, call `salam.pipeline` and write results), then
+`workers.analyzing` (which read rows, call `salam.pipeline` and write results), then
 publishes the follow-ups once those writes are committed."""
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import kombu.exceptions
 import sqlalchemy.exc
 from celery import Task
 
+from models import QUESTION_FAILED, get_attempts, session_scope, settle_questions
 from salam.errors import TransientBackendError
-from workers.analysing import analyze_chunk, predict_chunk
+from workers.analyzing import analyze_chunk, predict_chunk
 from workers.answering import answer_chunk
 from workers.app import app
-from workers.follow_ups import FollowUp
-from workers.giving_up import fail_chunk
-from workers.queues import ANALYZE_TASK, ANSWER_TASK, PREDICT_TASK
+from workers.queues import ANALYZE_TASK, ANSWER_TASK, PREDICT_TASK, FollowUp
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +47,20 @@ class ChunkTask(Task):
             fail_chunk(self.name, args)
         except Exception:
             log.exception("could not mark the questions of %s %s as failed", self.name, task_id)
+
+
+def fail_chunk(task_name: str, args: Sequence[Any]) -> int:
+    """Settle the chunk's pending questions as failed, so the run still finishes and the
+    failure shows in its counts; returns how many changed."""
+    run_id, ids = int(args[0]), [int(item) for item in args[1]]
+    with session_scope(write=True) as session:
+        if task_name == ANALYZE_TASK:
+            ids = [
+                attempt.question_id for attempt in get_attempts(session=session, attempt_ids=ids)
+            ]
+        return settle_questions(
+            session=session, run_id=run_id, outcomes=dict.fromkeys(ids, QUESTION_FAILED)
+        )
 
 
 def publish(follow_ups: Sequence[FollowUp]) -> None:

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from salam import __version__
+from pydantic import ValidationError
+
 from salam.errors import SalamError
 
 
@@ -42,9 +44,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SalamError as err:
         print(f"salam: error: {err}", file=sys.stderr)
         return err.exit_code
+    except ValidationError as err:
+        print(f"salam: error: bad settings: {describe_setting_errors(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("salam: interrupted", file=sys.stderr)
         return 130
+
+
+def describe_setting_errors(err: ValidationError) -> str:
+    """'SALAM_CHUNK_SIZE: Input should be greater than or equal to 1; …' on one line."""
+    parts = []
+    for error in err.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        names = [f"SALAM_{str(part).upper()}" for part in error["loc"]]
+        parts.append(f"{'.'.join(names)}: {message}" if names else message)
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,15 @@ import argparse
 import ipaddress
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from salam.cli.evaluate import add_dataset_arguments
+from salam.cli.arguments import add_dataset_arguments, parse_run_ids, parse_tasks
 from salam.errors import ConfigError
 from salam.settings import get_settings
+
+if TYPE_CHECKING:
+    from models import Run
 
 WORKER_EPILOG = """\
 The same worker without salam's wrapper:
@@ -147,7 +149,7 @@ def submit_command(args: argparse.Namespace) -> int:
             strategy=args.strategy,
             memory_from=parse_run_ids(args.memory_from),
             limit=args.limit,
-            tasks=tuple(t.strip() for t in args.tasks.split(",")) if args.tasks else None,
+            tasks=tuple(tasks) if (tasks := parse_tasks(args.tasks)) else None,
             data_dir=args.data_dir,
             chunk_size=args.chunk_size,
         )
@@ -159,26 +161,17 @@ def submit_command(args: argparse.Namespace) -> int:
 
 
 def wait_and_report(run_ids: list[int], *, quiet: bool) -> None:
-    from producers.progress import wait_for_runs
     from producers.results import run_scores
+    from salam.cli.progress import watch_runs
     from salam.report import format_table
 
-    with ProgressDisplay(quiet=quiet) as display:
-        wait_for_runs(run_ids, show=display.show)
+    watch_runs(run_ids, quiet=quiet)
     print(format_table(run_scores(run_ids)))
-
-
-def parse_run_ids(text: str | None) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(f"run ids are numbers separated by commas, not {text!r}") from None
 
 
 def status_command(args: argparse.Namespace) -> int:
     from models import get_run, latest_runs, run_activity, session_scope
+    from salam.cli.progress import describe_queues
 
     with session_scope() as session:
         if args.run is None:
@@ -199,11 +192,11 @@ def status_command(args: argparse.Namespace) -> int:
         print(f"  memory from run {', '.join(str(r) for r in run.memory_from)}")
     finished = f", finished {run.finished_at:%Y-%m-%d %H:%M:%S}" if run.finished_at else ""
     print(f"  created {run.created_at:%Y-%m-%d %H:%M:%S}{finished}")
-    print(f"  queues: {ProgressDisplay.describe_queues()}")
+    print(f"  queues: {describe_queues()}")
     return 0
 
 
-def _run_line(run: Any) -> str:
+def _run_line(run: Run) -> str:
     what = "gather" if run.mode == "gather" else f"exam {run.strategy}"
     return (
         f"run {run.id}  {run.status:<8}  {what:<20}  {run.dataset} ({run.split})  "
@@ -283,65 +276,3 @@ def _is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
-
-
-class ProgressDisplay:
-    """One line per poll: each run's counts from the database, each queue's length from
-    Redis. Rewritten in place on a terminal; on a pipe, printed when it changes (at most
-    every `PIPE_INTERVAL_S`)."""
-
-    PIPE_INTERVAL_S = 10.0
-
-    def __init__(self, *, quiet: bool = False, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.quiet = quiet
-        self.tty = self.stream.isatty()
-        self._last = ""
-        self._printed_at = 0.0
-
-    def show(self, progress: list[Any]) -> None:
-        if self.quiet:
-            return
-        runs = "; ".join(_describe_progress(run) for run in progress)
-        line = f"{runs} | queues: {self.describe_queues()}"
-        done = all(run.done for run in progress)
-        if self.tty:
-            self.stream.write("\r" + line[:200].ljust(len(self._last[:200])))
-            self.stream.flush()
-        elif line != self._last and (
-            done or time.monotonic() - self._printed_at >= self.PIPE_INTERVAL_S
-        ):
-            print(line, file=self.stream, flush=True)
-            self._printed_at = time.monotonic()
-        self._last = line
-
-    @staticmethod
-    def describe_queues() -> str:
-        import redis
-
-        from workers.app import app
-        from workers.queues import queue_lengths
-
-        try:
-            client = redis.Redis.from_url(app.conf.broker_url, socket_timeout=5)
-            lengths = queue_lengths(client)
-            client.close()
-        except redis.RedisError as err:
-            return f"broker unreachable ({err})"
-        return ", ".join(f"{name} {count}" for name, count in lengths.items())
-
-    def __enter__(self) -> ProgressDisplay:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.tty and not self.quiet and self._last:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _describe_progress(run: Any) -> str:
-    what = "gather" if run.mode == "gather" else run.strategy
-    return (
-        f"run {run.run_id} {what} {run.finished}/{run.total} "
-        f"(correct {run.correct}, wrong {run.wrong}, failed {run.failed})"
-    )

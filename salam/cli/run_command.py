@@ -18,12 +18,15 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from salam.cli.evaluate import add_dataset_arguments, load_split
-from salam.cli.jobs import ProgressDisplay
+from salam.cli.arguments import add_dataset_arguments, add_output_argument, dataset_split
 from salam.errors import ConfigError
 from salam.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from salam.data import Split
+    from salam.strategies import Strategy
 
 # Per task, so the default run (4 generated tasks: 48 train + 12 test questions) finishes in
 # about five minutes on two CPU cores with the bundled model.
@@ -48,12 +51,7 @@ def register(subcommands: Any) -> None:
         default="none,feedback",
         help="comma-separated exam strategies (default none,feedback)",
     )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path("salam-output"),
-        help="folder for the database, logs, results.json and accuracy.png",
-    )
+    add_output_argument(parser, "the database, logs, results.json and accuracy.png")
     parser.add_argument("--chunk-size", type=int, help="questions per task (SALAM_CHUNK_SIZE)")
     parser.add_argument(
         "--sa-max-new-tokens",
@@ -71,7 +69,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     strategies = parse_strategies(args.strategies)
-    split = load_split(args, settings)  # bad data fails here, before anything starts
+    split = dataset_split(args, settings)  # bad data fails here, before anything starts
     if not split.train or not split.test:
         raise ConfigError("the dataset split has an empty train or test part: raise --limit")
     output: Path = args.output
@@ -151,8 +149,8 @@ def _check_workers(workers: list[WorkerProcess]) -> None:
 def _gather_then_examine(
     args: argparse.Namespace,
     settings: Settings,
-    split: Any,
-    strategies: list[Any],
+    split: Split,
+    strategies: list[Strategy],
     *,
     check: Callable[[], None],
 ) -> list[int]:
@@ -180,10 +178,9 @@ def _gather_then_examine(
 
 
 def _wait(run_ids: list[int], quiet: bool, check: Callable[[], None]) -> None:
-    from producers.progress import wait_for_runs
+    from salam.cli.progress import watch_runs
 
-    with ProgressDisplay(quiet=quiet) as display:
-        wait_for_runs(run_ids, show=display.show, check=check)
+    watch_runs(run_ids, quiet=quiet, check=check)
 
 
 def _report(args: argparse.Namespace, run_ids: list[int], seconds: float) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from salam.data.bbh import BBH_SALAM_TASKS, BBH_TASKS
 from salam.data.bbq import BBQ_CATEGORIES
 from salam.data.generated import GENERATED_TASKS, generate_benchmark
-from salam.data.loader import load_questions
+from salam.data.loader import load_questions, load_split
 from salam.data.registry import DEFAULT_DATASET, describe_datasets
-from salam.data.splits import Split, split_questions
+from salam.data.splits import SPLIT_NAMES, Split, SplitName, split_questions
 from salam.records import QuestionRecord, make_id
 
 __all__ = [
@@ -17,11 +17,14 @@ __all__ = [
     "BBQ_CATEGORIES",
     "DEFAULT_DATASET",
     "GENERATED_TASKS",
+    "SPLIT_NAMES",
     "QuestionRecord",
     "Split",
+    "SplitName",
     "describe_datasets",
     "generate_benchmark",
     "load_questions",
+    "load_split",
     "make_id",
     "split_questions",
 ]

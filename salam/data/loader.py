@@ -11,6 +11,7 @@ from salam.data.formats import read_path_drafts
 from salam.data.generated import generate_benchmark
 from salam.data.hub import HubUnavailable, fetch_rows
 from salam.data.registry import FILE_DATASETS, GENERATED, PRESETS, FileDataset, known_names
+from salam.data.splits import Split, split_questions
 from salam.errors import ConfigError, DataError
 from salam.records import QuestionRecord
 from salam.settings import get_settings
@@ -128,3 +129,16 @@ def _few(names: Iterable[str], shown: int = 4) -> str:
     names = list(names)
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
+
+
+def load_split(
+    spec: str,
+    *,
+    data_dir: Path | None = None,
+    tasks: Sequence[str] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> Split:
+    """`load_questions`, split per task as the paper does (80 % train, 20 % test)."""
+    questions = load_questions(spec, data_dir=data_dir, tasks=tasks, limit=limit, seed=seed)
+    return split_questions(questions)

@@ -6,15 +6,25 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from salam.errors import ConfigError
 from salam.records import QuestionRecord
+
+SplitName = Literal["train", "test", "all"]
+SPLIT_NAMES: tuple[SplitName, ...] = ("train", "test", "all")
 
 
 @dataclass(frozen=True)
 class Split:
     train: list[QuestionRecord]
     test: list[QuestionRecord]
+
+    def part(self, name: SplitName) -> list[QuestionRecord]:
+        """One side of the split, or both ("all": train questions first)."""
+        if name == "all":
+            return [*self.train, *self.test]
+        return list(self.train if name == "train" else self.test)
 
 
 def split_questions(questions: Sequence[QuestionRecord], train_fraction: float = 0.8) -> Split:

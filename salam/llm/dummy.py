@@ -5,6 +5,13 @@ Each output is picked by a hash of (seed, prompt text), so the same prompt alway
 output and different prompts spread over the options. It honours constraints: one of the
 choices; a JSON object for a schema (`{"reason", "guideline"}` with generic text that names no
 option); otherwise a short sentence naming one label of the prompt's "Options:" block.
+
+A question may script what happens to it, for tests of the question life cycle: a
+directive `[dummy main=C,B sa=junk]` anywhere in its text says
+- `main=…`: the main LLM's output on a prompt that shows n retrieved guidelines is the n-th
+  item (the last one from then on): a label (`B` gives "(B)"), `empty` (no text) or `error`
+  (the backend fails);
+- `sa=…`: the study assistant's output: `error` (the backend fails) or `junk` (not JSON).
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from salam.llm.role import RoleConfig
 from salam.settings import Settings
 
 _OPTION_LINE = re.compile(r"^\(([A-Z])\)", re.MULTILINE)
+_SCRIPT = re.compile(r"\[dummy ([^\]]*)\]")
+# The exam prompt's heading over retrieved guidelines (salam.prompts), one numbered line each.
+_SHOWN_GUIDELINES = re.compile(r"^Guidelines from past mistakes:\n((?:\d+\. .*\n?)+)", re.MULTILINE)
+SCRIPTED_ERROR = "dummy: scripted backend failure"
 
 # Generic on purpose: no letter on its own and no option text, so none reads as an answer.
 _REASONS = (
@@ -70,6 +81,11 @@ class DummyLLM(LLM):
         return [self._complete(prompt, params) for prompt in prompts]
 
     def _complete(self, prompt: Prompt, params: GenerationParams) -> Completion:
+        scripted = _scripted_output(prompt)
+        if scripted is not None:
+            if scripted == "error":
+                return Completion("", error=SCRIPTED_ERROR, meta={"backend": "dummy"})
+            return Completion(scripted, meta={"backend": "dummy"})
         pick = _pick(self.seed, prompt.text)
         text = _output(prompt.constraint or Constraint(), prompt.text, pick)
         if not (prompt.constraint and prompt.constraint.choices):
@@ -80,6 +96,26 @@ class DummyLLM(LLM):
             completion_tokens=len(text.split()),
             meta={"backend": "dummy"},
         )
+
+
+def _scripted_output(prompt: Prompt) -> str | None:
+    """The output the prompt's question scripts for this role, if it scripts one."""
+    found = _SCRIPT.search(prompt.text)
+    if found is None:
+        return None
+    script = dict(item.partition("=")[::2] for item in found.group(1).split())
+    assistant = prompt.constraint is not None and prompt.constraint.json_schema is not None
+    if assistant:
+        return {"error": "error", "junk": "I would rather not say."}.get(script.get("sa", ""))
+    if "main" not in script:
+        return None
+    outputs = script["main"].split(",")
+    shown = _SHOWN_GUIDELINES.search(prompt.text)
+    guidelines = len(shown.group(1).strip().splitlines()) if shown else 0
+    output = outputs[min(guidelines, len(outputs) - 1)]
+    if output in ("error", "empty"):
+        return "error" if output == "error" else ""
+    return f"({output})"
 
 
 def _pick(seed: int, text: str) -> int:

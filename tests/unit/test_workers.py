@@ -32,10 +32,10 @@ from salam.embedding import HashEmbedder
 from salam.llm import LLM, Completion, GenerationParams, Prompt
 from salam.settings import Settings
 from workers import resources
-from workers.analysing import analyze_chunk, predict_chunk
+from workers.analyzing import analyze_chunk, predict_chunk
 from workers.answering import answer_chunk
-from workers.giving_up import fail_chunk
 from workers.queues import ANALYZE_TASK, ANSWER_TASK
+from workers.tasks import fail_chunk
 
 HINT = "Count each step once more"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from salam.errors import BackendUnavailable, TransientBackendError
 from salam.settings import Settings
@@ -37,11 +38,9 @@ def test_time_limits_come_from_settings() -> None:
     assert (app.conf.task_soft_time_limit, app.conf.task_time_limit) == (50, 60)
 
 
-def test_a_visibility_timeout_shorter_than_a_task_is_warned_about(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    celery_config(Settings(task_time_limit=3600, visibility_timeout=60))
-    assert "SALAM_VISIBILITY_TIMEOUT" in caplog.text
+def test_a_visibility_timeout_shorter_than_a_task_is_refused() -> None:
+    with pytest.raises(ValidationError, match="SALAM_VISIBILITY_TIMEOUT"):
+        Settings(task_time_limit=3600, visibility_timeout=60)
 
 
 def test_tasks_retry_only_transient_errors_with_backoff_and_jitter() -> None:

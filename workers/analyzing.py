@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from models import (
     QUESTION_PENDING,
-    QUESTION_WRONG,
     Analysis,
     Attempt,
     Guideline,
@@ -23,22 +22,25 @@ from models import (
     get_questions,
     record_analyses,
     record_guidelines,
+    saved_id,
     session_scope,
     settle_questions,
-    wrong_answer,
 )
 from salam.embedding import vector_to_bytes
+from salam.lifecycle import Step, next_step, stated_answer
 from salam.pipeline import AnalysisResult, analyze_mistakes, predict_mistakes
 from workers import resources
-from workers.follow_ups import FollowUp
-from workers.queues import ANSWER_TASK
-from workers.records import question_record
+from workers.queues import ANSWER_TASK, FollowUp
+from workers.records import question_record, run_plan
 
 
 def analyze_chunk(run_id: int, attempt_ids: Sequence[int]) -> list[FollowUp]:
-    """Feedback on each wrong attempt; a guideline is stored with its embedding and the
-    question is retried with it; without one the question ends wrong."""
+    """Feedback on each wrong attempt; a guideline is stored with its embedding, and each
+    question moves on as `salam.lifecycle` says (a retry with its guideline, or a final state)."""
     with session_scope() as session:
+        run = run_plan(session, run_id)
+        if run is None:
+            return []
         attempts = get_attempts(session=session, attempt_ids=attempt_ids)
         questions = _by_id(get_questions(session=session, question_ids=_question_ids(attempts)))
         done = analyses_of_attempts(session=session, attempt_ids=attempt_ids)
@@ -59,11 +61,17 @@ def analyze_chunk(run_id: int, attempt_ids: Sequence[int]) -> list[FollowUp]:
                 if stored[attempt_id].guideline
             ],
         )
-        unguided = [a.question_id for a in stored.values() if not a.guideline]
+        steps = [
+            (attempt, next_step(run.rules, attempt, stored[saved_id(attempt)]))
+            for attempt in attempts
+            if saved_id(attempt) in stored
+        ]
         settle_questions(
-            session=session, run_id=run_id, outcomes=dict.fromkeys(unguided, QUESTION_WRONG)
+            session=session,
+            run_id=run_id,
+            outcomes={a.question_id: s.state for a, s in steps if s.action == "settle"},
         )
-        return _retries(session, run_id, attempts, stored)
+        return _retries(session, run_id, steps)
 
 
 def _feedback(
@@ -73,7 +81,7 @@ def _feedback(
     rows = [questions[attempt.question_id] for attempt in attempts]
     results = analyze_mistakes(
         [
-            (question_record(row), wrong_answer(attempt))
+            (question_record(row), stated_answer(attempt.answer, attempt.output))
             for row, attempt in zip(rows, attempts, strict=True)
         ],
         loaded.llm,
@@ -82,33 +90,29 @@ def _feedback(
     # The memory key is the question text, so its vector does not depend on the feedback.
     keys = resources.embedder().encode([row.prompt for row in rows])
     analyses = [
-        _analysis(run_id, int(row.id or 0), attempt, result, loaded.llm.model_id)
+        _analysis(run_id, saved_id(row), attempt, result, loaded.llm.model_id)
         for row, attempt, result in zip(rows, attempts, results, strict=True)
     ]
-    vectors = {int(attempt.id or 0): keys[i] for i, attempt in enumerate(attempts)}
+    vectors = {saved_id(attempt): keys[i] for i, attempt in enumerate(attempts)}
     return analyses, vectors
 
 
 def _retries(
-    session: Session, run_id: int, attempts: Sequence[Attempt], stored: dict[int, Analysis]
+    session: Session, run_id: int, steps: Sequence[tuple[Attempt, Step]]
 ) -> list[FollowUp]:
     """An `answer` task per iteration for the guided mistakes not retried yet."""
     by_iteration: dict[int, list[int]] = defaultdict(list)
-    for attempt in attempts:
-        analysis = stored.get(int(attempt.id or 0))
-        if analysis is not None and analysis.guideline:
-            by_iteration[attempt.iteration].append(attempt.question_id)
+    for attempt, step in steps:
+        if step.action == "answer":
+            by_iteration[step.iteration].append(attempt.question_id)
     follow_ups = []
     for iteration, question_ids in sorted(by_iteration.items()):
         retried = attempts_at(
-            session=session,
-            run_id=run_id,
-            question_ids=question_ids,
-            iteration=iteration + 1,
+            session=session, run_id=run_id, question_ids=question_ids, iteration=iteration
         )
         waiting = [question_id for question_id in question_ids if question_id not in retried]
         if waiting:
-            follow_ups.append(FollowUp(ANSWER_TASK, (run_id, waiting, iteration + 1)))
+            follow_ups.append(FollowUp(ANSWER_TASK, (run_id, waiting, iteration)))
     return follow_ups
 
 
@@ -125,7 +129,7 @@ def predict_chunk(run_id: int, question_ids: Sequence[int]) -> list[FollowUp]:
             [question_record(question) for question in todo], loaded.llm, loaded.params
         )
         analyses = [
-            _analysis(run_id, int(question.id or 0), None, result, loaded.llm.model_id)
+            _analysis(run_id, saved_id(question), None, result, loaded.llm.model_id)
             for question, result in zip(todo, results, strict=True)
         ]
         with session_scope(write=True) as session:
@@ -135,7 +139,7 @@ def predict_chunk(run_id: int, question_ids: Sequence[int]) -> list[FollowUp]:
             session=session, run_id=run_id, question_ids=question_ids, iteration=0
         )
     waiting = [
-        int(q.id or 0) for q in questions if q.status == QUESTION_PENDING and q.id not in answered
+        saved_id(q) for q in questions if q.status == QUESTION_PENDING and q.id not in answered
     ]
     return [FollowUp(ANSWER_TASK, (run_id, waiting, 0))] if waiting else []
 
@@ -161,7 +165,7 @@ def _analysis(
 
 def _guideline(analysis: Analysis, question: Question, vector: np.ndarray) -> Guideline:
     return Guideline(
-        analysis_id=int(analysis.id or 0),
+        analysis_id=saved_id(analysis),
         run_id=analysis.run_id,
         text=analysis.guideline or "",
         key=question.prompt,
@@ -176,4 +180,4 @@ def _question_ids(attempts: Sequence[Attempt]) -> list[int]:
 
 
 def _by_id(questions: Sequence[Question]) -> dict[int, Question]:
-    return {int(question.id or 0): question for question in questions}
+    return {saved_id(question): question for question in questions}
