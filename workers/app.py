@@ -14,6 +14,7 @@ from celery import Celery
 
 from salam.settings import Settings, get_settings
 from workers.queues import LLM_QUEUE, ROUTES, declared_queues
+from workers.schedule import beat_schedule
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
@@ -60,6 +61,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # switches them on in every worker while it runs (its --enable_events, on by default).
         "worker_send_task_events": False,
         "include": ["workers.tasks"],
+        "beat_schedule": beat_schedule(settings),
     }
 
 
