@@ -10,7 +10,6 @@ from pathlib import Path
 
 from salam.data.splits import Split
 from salam.evaluation import (
-    AnswerResult,
     ExamResult,
     GatherSummary,
     Models,
@@ -20,6 +19,7 @@ from salam.evaluation import (
     no_progress,
 )
 from salam.memory import GuidelineMemory, MemoryEntry
+from salam.pipeline import AnswerResult
 from salam.prompts import PROMPT_VERSION
 from salam.report import StrategyScores, format_table, plot_scores
 from salam.strategies import Strategy

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from salam.errors import ConfigError
 from salam.settings import Settings
 
 if TYPE_CHECKING:
     from salam.data import Split
+
+# What `add_subparsers()` returns; each command module's `register` adds its parsers to it.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
+from salam.cli.arguments import Subcommands
 from salam.settings import get_settings
 
 
-def register(subcommands: Any) -> None:
+def register(subcommands: Subcommands) -> None:
     parser = subcommands.add_parser(
         "doctor",
         help="check broker, database, LLM endpoints, embedder and data folder",

@@ -6,9 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from salam.cli.arguments import add_dataset_arguments, add_output_argument, dataset_split
+from salam.cli.arguments import (
+    Subcommands,
+    add_dataset_arguments,
+    add_output_argument,
+    dataset_split,
+)
 from salam.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -17,7 +22,7 @@ if TYPE_CHECKING:
     from salam.strategies import Strategy
 
 
-def register(subcommands: Any) -> None:
+def register(subcommands: Subcommands) -> None:
     parser = subcommands.add_parser(
         "eval",
         help="gather on the train split, examine the test split, print the table (in process)",

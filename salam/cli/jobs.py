@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from salam.cli.arguments import add_dataset_arguments, parse_run_ids, parse_tasks
+from salam.cli.arguments import Subcommands, add_dataset_arguments, parse_run_ids, parse_tasks
 from salam.errors import ConfigError
 from salam.settings import get_settings
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from models import Run
 
 
-def register(subcommands: Any) -> None:
+def register(subcommands: Subcommands) -> None:
     _register_submit(subcommands)
     status = subcommands.add_parser("status", help="a run's progress (or the latest runs)")
     status.add_argument("run", nargs="?", type=int, help="run id (default: list recent runs)")
@@ -38,7 +38,7 @@ def register(subcommands: Any) -> None:
     report.set_defaults(handler=report_command)
 
 
-def _register_submit(subcommands: Any) -> None:
+def _register_submit(subcommands: Subcommands) -> None:
     submit = subcommands.add_parser(
         "submit",
         help="queue a dataset split for the workers (gather mistakes, or examine)",

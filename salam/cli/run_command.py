@@ -18,9 +18,15 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import TYPE_CHECKING
 
-from salam.cli.arguments import add_dataset_arguments, add_output_argument, dataset_split
+from salam.cli.arguments import (
+    Subcommands,
+    add_dataset_arguments,
+    add_output_argument,
+    dataset_split,
+)
 from salam.errors import ConfigError
 from salam.settings import Settings, get_settings
 
@@ -36,7 +42,7 @@ DEFAULT_LIMIT = 15
 RUN_SA_MAX_NEW_TOKENS = 192
 
 
-def register(subcommands: Any) -> None:
+def register(subcommands: Subcommands) -> None:
     parser = subcommands.add_parser(
         "run",
         help="the whole job here: private Redis, SQLite, workers; gather, examine, report",
@@ -225,7 +231,7 @@ def _describe_gather(run_id: int) -> str:
 def _stop_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so the workers and Redis are stopped on the way out."""
 
-    def interrupt(_signum: int, _frame: Any) -> None:
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
