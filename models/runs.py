@@ -162,21 +162,23 @@ def run_activity(*, session: Session, run_id: int) -> RunActivity:
     )
 
 
-def final_outcomes(*, session: Session, run_id: int) -> list[tuple[str, str]]:
-    """(task, final state) of every question of the run that reached one."""
+def final_outcomes(*, session: Session, run_id: int) -> list[tuple[str, str, str]]:
+    """(question id in its dataset, task, final state) of every question of the run that
+    reached one."""
     rows = session.exec(
-        select(Question.task, Question.status).where(
+        select(Question.qid, Question.task, Question.status).where(
             Question.run_id == run_id, col(Question.status).in_(FINAL_STATES)
         )
     ).all()
-    return [(task, status) for task, status in rows]
+    return [(qid, task, status) for qid, task, status in rows]
 
 
-def first_try_outcomes(*, session: Session, run_id: int) -> list[tuple[str, bool]]:
-    """(task, correct) of each question's first attempt: the model on its own."""
+def first_try_outcomes(*, session: Session, run_id: int) -> list[tuple[str, str, bool]]:
+    """(question id in its dataset, task, correct) of each question's first attempt: the
+    model on its own."""
     rows = session.exec(
-        select(Question.task, Attempt.correct)
+        select(Question.qid, Question.task, Attempt.correct)
         .join(Attempt, col(Attempt.question_id) == Question.id)
         .where(Attempt.run_id == run_id, Attempt.iteration == 0)
     ).all()
-    return [(task, bool(correct)) for task, correct in rows]
+    return [(qid, task, bool(correct)) for qid, task, correct in rows]

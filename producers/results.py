@@ -29,18 +29,15 @@ def run_scores(run_ids: Sequence[int]) -> list[StrategyScores]:
         rows: list[StrategyScores] = []
         for run in runs:
             run_id, label = saved_id(run), labels[saved_id(run)]
-            final = final_outcomes(session=session, run_id=run_id)
+            final = [
+                (qid, task, state == QUESTION_CORRECT)
+                for qid, task, state in final_outcomes(session=session, run_id=run_id)
+            ]
             if run.mode == "gather":
                 first = first_try_outcomes(session=session, run_id=run_id)
-                rows.append(score_by_task(f"{label}: first try", *_columns(first)))
+                rows.append(_row(f"{label}: first try", first))
                 label = f"{label}: after retries"
-            rows.append(
-                score_by_task(
-                    label,
-                    [task for task, _ in final],
-                    [state == QUESTION_CORRECT for _, state in final],
-                )
-            )
+            rows.append(_row(label, final))
     return rows
 
 
@@ -54,5 +51,9 @@ def run_labels(runs: Sequence[Run]) -> dict[int, str]:
     }
 
 
-def _columns(outcomes: Sequence[tuple[str, bool]]) -> tuple[list[str], list[bool]]:
-    return [task for task, _ in outcomes], [correct for _, correct in outcomes]
+def _row(label: str, outcomes: Sequence[tuple[str, str, bool]]) -> StrategyScores:
+    """A table row from (question id, task, correct) triples; the ids pair exam runs of the
+    same questions for the paired test."""
+    keys = [qid for qid, _, _ in outcomes]
+    tasks = [task for _, task, _ in outcomes]
+    return score_by_task(label, tasks, [correct for _, _, correct in outcomes], keys)

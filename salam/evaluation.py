@@ -267,6 +267,9 @@ def examine(
     results = _chunked(test, step, size=chunk_size, label=f"exam: {strategy}", progress=progress)
     by_id = {question.id: question for question in test}
     scores = score_by_task(
-        strategy, [by_id[r.question_id].task for r in results], [r.correct for r in results]
+        strategy,
+        [by_id[r.question_id].task for r in results],
+        [r.correct for r in results],
+        [r.question_id for r in results],
     )
     return ExamResult(strategy, scores, tuple(results))

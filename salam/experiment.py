@@ -21,7 +21,7 @@ from salam.evaluation import (
 from salam.memory import GuidelineMemory, MemoryEntry
 from salam.pipeline import AnswerResult
 from salam.prompts import PROMPT_VERSION
-from salam.report import StrategyScores, format_table, plot_scores
+from salam.report import StrategyScores, format_table, paired_comparisons, plot_scores
 from salam.strategies import Strategy
 
 
@@ -72,6 +72,7 @@ class EvalReport:
             "seconds": round(self.seconds, 1),
             "gather": self.gather.to_dict() if self.gather else None,
             "strategies": [exam.scores.to_dict() for exam in self.exams],
+            "comparisons": [c.to_dict() for c in paired_comparisons(self.rows)],
             "answers": {
                 exam.strategy: [_answer_dict(r) for r in exam.results] for exam in self.exams
             },

@@ -191,7 +191,7 @@ def _wait(run_ids: list[int], quiet: bool, check: Callable[[], None]) -> None:
 
 def _report(args: argparse.Namespace, run_ids: list[int], seconds: float) -> None:
     from producers.results import run_scores
-    from salam.report import format_table, plot_scores
+    from salam.report import format_table, paired_comparisons, plot_scores
 
     gather_id, exam_ids = run_ids[0], run_ids[1:]
     gather_rows = run_scores([gather_id])
@@ -207,6 +207,7 @@ def _report(args: argparse.Namespace, run_ids: list[int], seconds: float) -> Non
         "seconds": round(seconds, 1),
         "gather": [row.to_dict() for row in gather_rows],
         "strategies": [row.to_dict() for row in rows],
+        "comparisons": [c.to_dict() for c in paired_comparisons(rows)],
     }
     results_path = args.output / "results.json"
     results_path.write_text(json.dumps(document, indent=2), encoding="utf-8")

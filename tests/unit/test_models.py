@@ -132,7 +132,7 @@ def test_settling_counts_each_question_once_and_finishes_the_run(url: str) -> No
         settle_questions(session=session, run_id=run_id, outcomes={ids[2]: QUESTION_FAILED})
     with session_scope(url=url) as session:
         run = get_run(session=session, run_id=run_id)
-        outcomes_read = sorted(state for _, state in final_outcomes(session=session, run_id=run_id))
+        outcomes_read = sorted(state for _, _, state in final_outcomes(session=session, run_id=run_id))
     assert run is not None and run.status == RUN_FINISHED and run.finished_at is not None
     assert outcomes_read == [QUESTION_CORRECT, QUESTION_FAILED, QUESTION_WRONG]
 
@@ -214,7 +214,7 @@ def test_memory_rows_are_found_by_what_is_not_known_yet(url: str) -> None:
         firsts = first_try_outcomes(session=session, run_id=run_id)
     assert [question.id for _, question in everything] == ids[:2]
     assert [question.id for _, question in rest] == ids[1:2]
-    assert sorted(correct for _, correct in firsts) == [False, True, True]
+    assert sorted(correct for _, _, correct in firsts) == [False, True, True]
 
 
 def test_pending_questions_show_their_last_attempt_and_analysis(url: str) -> None:
