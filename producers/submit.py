@@ -21,13 +21,15 @@ from producers.publishing import publish_answers, publish_predictions
 from salam.data.splits import SPLIT_NAMES, SplitName
 from salam.errors import ConfigError, DataError
 from salam.lifecycle import RETRY_STRATEGY
+from salam.masking import mask_urls_in_values
 from salam.records import QuestionRecord
 from salam.settings import Settings
 from salam.strategies import STRATEGIES, Strategy, needs_memory
 
 Mode = Literal["gather", "exam"]
 MODES: tuple[Mode, ...] = ("gather", "exam")
-# Settings that name where things live or hold secrets stay out of a run's snapshot.
+# Settings that name where things live or hold secrets stay out of a run's snapshot; the
+# URLs that stay (main_url, sa_url) are recorded with their passwords masked.
 UNRECORDED_SETTINGS = {
     "api_key",
     "flower_user",
@@ -93,7 +95,7 @@ def submit_questions(
         strategy=submission.resolved_strategy,
         memory_from=list(submission.memory_from),
         max_iterations=settings.max_iterations if submission.mode == "gather" else 0,
-        settings=settings.model_dump(mode="json", exclude=UNRECORDED_SETTINGS),
+        settings=recorded_settings(settings),
     )
     with session_scope(write=True) as session:
         run_id = int(
@@ -107,6 +109,11 @@ def submit_questions(
     else:
         publish_answers(run_id, ids, 0, chunk_size)
     return run_id
+
+
+def recorded_settings(settings: Settings) -> dict[str, Any]:
+    """The settings a run keeps, as JSON: no secrets, no passwords inside URLs."""
+    return mask_urls_in_values(settings.model_dump(mode="json", exclude=UNRECORDED_SETTINGS))
 
 
 def check_submission(submission: Submission, settings: Settings) -> None:

@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from salam.errors import SalamError
 from salam.llm.http import Endpoint
 from salam.llm.probe import fetch, fetch_json, tgi_info
 from salam.llm.role import Role, RoleConfig
+from salam.masking import mask_urls_in
 from salam.settings import DEFAULT_EMBEDDER, Settings
 
 TIMEOUT_S = 3.0
@@ -28,11 +29,17 @@ ROLE_NAMES = {"main": "main LLM", "sa": "study assistant"}
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One row of the table; a password in a URL of its target or detail is masked."""
+
     name: str
     target: str
     ok: bool
     detail: str
     required: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", mask_urls_in(self.target))
+        object.__setattr__(self, "detail", mask_urls_in(self.detail))
 
     @property
     def status(self) -> str:
@@ -86,7 +93,7 @@ def check_broker(settings: Settings) -> CheckResult:
     url = settings.broker_url
     if not url:
         return CheckResult("broker", "-", True, "unset: `salam run` starts a private Redis")
-    return _guarded("broker", hide_password(url), lambda: _ping_redis(url))
+    return _guarded("broker", url, lambda: _ping_redis(url))
 
 
 def _ping_redis(url: str) -> tuple[bool, str]:
@@ -116,7 +123,7 @@ def _eviction_policy(client: Any) -> str | None:
 
 def check_database(settings: Settings) -> CheckResult:
     url = settings.resolved_database_url
-    return _guarded("database", _hide_database_password(url), lambda: _select_one(url))
+    return _guarded("database", url, lambda: _select_one(url))
 
 
 def _select_one(url: str) -> tuple[bool, str]:
@@ -153,25 +160,6 @@ def _sqlite_can_be_created(path: Path) -> tuple[bool, str]:
     if not os.access(folder, os.W_OK):
         return False, f"{folder} is not writable: the SQLite file cannot be created"
     return True, f"sqlite: {path.name} does not exist yet; the first run creates it"
-
-
-def hide_password(url: str) -> str:
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
-
-
-def _hide_database_password(url: str) -> str:
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return hide_password(url)
 
 
 # --- LLM endpoints -------------------------------------------------------------------------

@@ -20,9 +20,9 @@ from salam.doctor import (
     check_embedder,
     check_llm,
     format_checks,
-    hide_password,
     run_checks,
 )
+from salam.masking import mask_url
 from salam.settings import Settings
 
 
@@ -159,7 +159,7 @@ def test_an_unreachable_broker_fails_with_its_password_hidden(tmp_path: Path) ->
 
     assert not row.ok
     assert "s3cret" not in row.target + row.detail
-    assert hide_password(url) == f"redis://:***@127.0.0.1:{port}/0"
+    assert mask_url(url) == f"redis://:***@127.0.0.1:{port}/0"
 
 
 def test_a_broker_that_is_not_redis_fails(tmp_path: Path) -> None:
