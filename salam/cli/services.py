@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
+import secrets
 import sys
 from typing import Any
 
 from salam.errors import ConfigError
 from salam.settings import get_settings
+
+GENERATED_FLOWER_USER = "salam"
 
 WORKER_EPILOG = """\
 The same worker without salam's wrapper:
@@ -53,14 +55,12 @@ def _register_flower(subcommands: Any) -> None:
     flower = subcommands.add_parser(
         "flower",
         help="Flower, the Celery web monitor, on the same broker",
-        description="Basic auth from SALAM_FLOWER_USER and SALAM_FLOWER_PASSWORD. Queue "
-        "lengths: /api/queues/length.",
+        description="Every page, the API (/api/...) and /metrics ask for a login: "
+        "SALAM_FLOWER_USER and SALAM_FLOWER_PASSWORD, or, without them, a password made "
+        "for this run and printed once. Queue lengths: /api/queues/length.",
     )
     flower.add_argument("--port", type=int, default=5555)
     flower.add_argument("--address", default="127.0.0.1", help="listen address")
-    flower.add_argument(
-        "--no-auth", action="store_true", help="no login (only on a loopback address)"
-    )
     flower.set_defaults(handler=flower_command)
 
 
@@ -82,29 +82,16 @@ def worker_command(args: argparse.Namespace) -> int:
 
 
 def flower_command(args: argparse.Namespace) -> int:
-    settings = get_settings()
+    user, password = _flower_login()
     environment = dict(os.environ)
-    if args.no_auth:
-        if not _is_loopback(args.address):
-            raise ConfigError("--no-auth is only allowed on a loopback address")
-        environment["FLOWER_UNAUTHENTICATED_API"] = "true"
-    elif settings.flower_user and settings.flower_password:
-        if "," in settings.flower_user + settings.flower_password:
-            raise ConfigError(
-                "Flower reads a comma as the start of another login: "
-                "use a user and password without commas"
-            )
-        # Through the environment, not argv, so the password does not show in `ps`.
-        environment["FLOWER_BASIC_AUTH"] = f"{settings.flower_user}:{settings.flower_password}"
-    else:
-        raise ConfigError(
-            "Flower needs a login: set SALAM_FLOWER_USER and SALAM_FLOWER_PASSWORD "
-            "(or --no-auth on a loopback address)"
-        )
+    # Without a login Flower would open its API to any web page in a local browser.
+    environment.pop("FLOWER_UNAUTHENTICATED_API", None)
+    # Through the environment, not argv, so the password does not show in `ps`.
+    environment["FLOWER_BASIC_AUTH"] = f"{user}:{password}"
     command = [
         sys.executable,
         "-m",
-        "celery",
+        "salam.cli.flower_server",
         "-A",
         "workers.app",
         "flower",
@@ -115,10 +102,24 @@ def flower_command(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-def _is_loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+def _flower_login() -> tuple[str, str]:
+    """The configured login, or one made for this run and printed once."""
+    settings = get_settings()
+    user, password = settings.flower_user, settings.flower_password
+    if bool(user) != bool(password):
+        raise ConfigError("set both SALAM_FLOWER_USER and SALAM_FLOWER_PASSWORD, or neither")
+    if user and password:
+        if "," in user + password or ":" in user:
+            raise ConfigError(
+                "Flower reads a comma as the start of another login and a colon as the end "
+                "of the user: use a user without either and a password without commas"
+            )
+        return user, password
+    user, password = GENERATED_FLOWER_USER, secrets.token_urlsafe(18)
+    print(
+        f"Flower login for this run: user {user}, password {password} "
+        "(set SALAM_FLOWER_USER and SALAM_FLOWER_PASSWORD for a lasting one)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return user, password
