@@ -8,6 +8,7 @@ into `meta["choices"]`, one per line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from salam.data.drafts import Draft
@@ -75,7 +76,7 @@ BBH_SALAM_TASKS = (
 )
 
 
-def bbh_file_drafts(data: Any, *, source: str, task: str) -> list[Draft]:
+def bbh_file_drafts(data: Any, *, source: str, task: str) -> Iterator[Draft]:
     """Drafts from a parsed BBH file (a dict with an "examples" list)."""
     if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
         raise DataError(source, 'expected a JSON object with an "examples" list (BBH format)')
@@ -84,12 +85,12 @@ def bbh_file_drafts(data: Any, *, source: str, task: str) -> list[Draft]:
     return bbh_drafts(data["examples"], source=source, task=task)
 
 
-def bbh_drafts(examples: list[Any], *, source: str, task: str) -> list[Draft]:
-    """Drafts from BBH examples, read from a file or from hub rows."""
-    return [
+def bbh_drafts(examples: Iterable[Any], *, source: str, task: str) -> Iterator[Draft]:
+    """Drafts from BBH examples, read from a file or from hub rows, as they come."""
+    return (
         bbh_draft(example, source=source, where=f"examples[{position}]", task=task)
         for position, example in enumerate(examples)
-    ]
+    )
 
 
 def bbh_draft(example: Any, *, source: str, where: str, task: str) -> Draft:

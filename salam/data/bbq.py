@@ -9,7 +9,7 @@ task = category. The subset's records already carry that prompt as `input`, the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from salam.data.drafts import Draft
@@ -46,11 +46,12 @@ _ANSWER_KEYS = ("ans0", "ans1", "ans2")
 _META_KEYS = ("context_condition", "question_polarity", "question_index", "example_id")
 
 
-def bbq_drafts(rows: Iterable[tuple[str, Any]], *, source: str, default_task: str) -> list[Draft]:
+def bbq_drafts(
+    rows: Iterable[tuple[str, Any]], *, source: str, default_task: str
+) -> Iterator[Draft]:
     """Drafts from (record name, row) pairs of original BBQ data, from a file or the hub."""
-    return [
-        bbq_draft(row, source=source, where=where, default_task=default_task) for where, row in rows
-    ]
+    for where, row in rows:
+        yield bbq_draft(row, source=source, where=where, default_task=default_task)
 
 
 def bbq_draft(row: Any, *, source: str, where: str, default_task: str) -> Draft:
@@ -79,14 +80,14 @@ def _bbq_meta(row: dict[str, Any]) -> dict[str, str]:
     return meta
 
 
-def bbq_sm_drafts(data: Any, *, source: str, default_task: str) -> list[Draft]:
+def bbq_sm_drafts(data: Any, *, source: str, default_task: str) -> Iterator[Draft]:
     """Drafts from the paper's subset: a JSON list of {input, target, options, category, ...}."""
     if not isinstance(data, list) or not data:
         raise DataError(source, "expected a non-empty JSON list of question records")
-    return [
+    return (
         bbq_sm_draft(record, source=source, where=f"[{position}]", default_task=default_task)
         for position, record in enumerate(data)
-    ]
+    )
 
 
 def bbq_sm_draft(record: Any, *, source: str, where: str, default_task: str) -> Draft:

@@ -7,14 +7,22 @@ described in `salam.data.generic`.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from salam.data.bbh import bbh_file_drafts
 from salam.data.bbq import BBQ_KEYS, bbq_drafts, bbq_sm_drafts
 from salam.data.drafts import Draft
-from salam.data.files import parse_json, parse_json_lines, read_text
+from salam.data.files import (
+    first_line,
+    json_line_object,
+    json_line_objects,
+    numbered_lines,
+    open_question_file,
+    read_json_document,
+)
 from salam.data.generic import generic_drafts
 from salam.errors import DataError
 
@@ -26,34 +34,52 @@ SUPPORTED = (
 )
 
 
-def read_path_drafts(path: Path) -> list[Draft]:
-    """Drafts from one file, or from every .json/.jsonl file directly inside a folder."""
+def read_path_drafts(path: Path, max_bytes: int) -> Iterator[Draft]:
+    """Drafts from one file, or from every .json/.jsonl file directly inside a folder, as they
+    are read; no file may be larger than `max_bytes`."""
     if not path.is_dir():
-        return read_file_drafts(path, generic_benchmark=path.stem)
+        yield from read_file_drafts(path, path.stem, max_bytes)
+        return
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in QUESTION_SUFFIXES)
     if not files:
         raise DataError(str(path), "no .json or .jsonl question files in this folder")
-    return [draft for file in files for draft in read_file_drafts(file, path.name)]
+    for file in files:
+        yield from read_file_drafts(file, path.name, max_bytes)
 
 
-def read_file_drafts(path: Path, generic_benchmark: str) -> list[Draft]:
+def read_file_drafts(path: Path, generic_benchmark: str, max_bytes: int) -> Iterator[Draft]:
+    """Drafts from one file; JSON Lines are read and checked one line at a time."""
     source, task = str(path), path.stem
-    text = read_text(path)
-    first = _first_line_object(text)
-    if first is not None and BBQ_KEYS.issubset(first):
-        named = ((f"line {number}", row) for number, row in parse_json_lines(text, source))
+    with open_question_file(path, max_bytes) as stream:
+        lines = numbered_lines(stream, source, max_bytes)
+        first = first_line(lines, source)
+        record = first.object
+        if record is not None and (BBQ_KEYS.issubset(record) or "question" in record):
+            rows = json_line_objects(chain([(first.number, first.text)], lines), source)
+            yield from _json_lines_drafts(rows, record, source, generic_benchmark, task)
+            return
+        if record is None and path.suffix == ".jsonl":
+            json_line_object(first.number, first.text, source)  # raises, naming the line
+        data = read_json_document(stream, first, lines, source, max_bytes)
+    yield from _whole_file_drafts(data, source, task, record)
+
+
+def _json_lines_drafts(
+    rows: Iterator[tuple[int, dict[str, Any]]],
+    first: dict[str, Any],
+    source: str,
+    generic_benchmark: str,
+    task: str,
+) -> Iterator[Draft]:
+    if BBQ_KEYS.issubset(first):
+        named = ((f"line {number}", row) for number, row in rows)
         return bbq_drafts(named, source=source, default_task=task)
-    if first is not None and "question" in first:
-        rows = parse_json_lines(text, source)
-        return generic_drafts(rows, source=source, benchmark=generic_benchmark, default_task=task)
-    if first is None and path.suffix == ".jsonl":
-        parse_json_lines(text, source)  # raises, naming the line that is not a JSON object
-    return _whole_file_drafts(parse_json(text, source), source, task, first)
+    return generic_drafts(rows, source=source, benchmark=generic_benchmark, default_task=task)
 
 
 def _whole_file_drafts(
     data: Any, source: str, task: str, first: dict[str, Any] | None
-) -> list[Draft]:
+) -> Iterator[Draft]:
     if isinstance(data, dict) and "examples" in data:
         return bbh_file_drafts(data, source=source, task=task)
     if isinstance(data, list) and data and isinstance(data[0], dict) and "input" in data[0]:
@@ -63,16 +89,6 @@ def _whole_file_drafts(
         raise DataError(source, problem)
     seen = f"first record has keys {sorted(first)}" if first else f"found {_shape(data)}"
     raise DataError(source, f"cannot tell the format ({seen}); expected {SUPPORTED}")
-
-
-def _first_line_object(text: str) -> dict[str, Any] | None:
-    """The first non-blank line as a JSON object, or None when it is not one on its own."""
-    line = next(line for line in text.splitlines() if line.strip())
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _shape(data: Any) -> str:

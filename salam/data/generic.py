@@ -12,11 +12,11 @@ Fields:
   "(B)", the letter "B" or the exact text of an option; it is stored as the label "(B)".
   A single letter is always read as a label. Without `options` the question is free-form and
   the target is kept as given ("8", "True").
-- `options` (list of 2-26 distinct strings, optional; empty means free-form): the choices,
-  in order. They are appended to the question as "\\nOptions:\\n(A) ...\\n(B) ...", BBH
-  style, unless the question already ends with such a block, in which case the two must
-  agree. A question with such a block and no `options` field is read as multiple choice
-  from the block.
+- `options` (list of 2-26 distinct strings, optional): the choices, in order. They are
+  appended to the question as "\\nOptions:\\n(A) ...\\n(B) ...", BBH style, unless the
+  question already ends with such a block, in which case the two must agree. Without an
+  `options` field (or with `null`) the question is free-form, or multiple choice read from
+  such a block in the question; a list with fewer than 2 choices, `[]` included, is an error.
 - `task` (string, optional): the task the question belongs to; default the file name without
   its extension. Accuracy is reported per task, and train/test splits are made per task.
 - `id` (string, optional): a stable id; default "<benchmark>/<task>/<index>", where the
@@ -28,7 +28,7 @@ A bad record fails the whole file, naming the line and what is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from salam.data.drafts import Draft
@@ -48,18 +48,16 @@ GENERIC_KEYS = frozenset({"question", "target", "options", "task", "id"})
 
 def generic_drafts(
     rows: Iterable[tuple[int, dict[str, Any]]], *, source: str, benchmark: str, default_task: str
-) -> list[Draft]:
-    """Drafts from (line number, object) pairs of a generic JSON Lines file."""
-    return [
-        generic_draft(
+) -> Iterator[Draft]:
+    """Drafts from (line number, object) pairs of a generic JSON Lines file, as they come."""
+    for number, row in rows:
+        yield generic_draft(
             row,
             source=source,
             where=f"line {number}",
             benchmark=benchmark,
             default_task=default_task,
         )
-        for number, row in rows
-    ]
 
 
 def generic_draft(
@@ -85,7 +83,7 @@ def _options_and_prompt(
     row: dict[str, Any], question: str, source: str, where: str
 ) -> tuple[tuple[str, ...], str]:
     in_question = lettered_options(options_block(question) or [])
-    if row.get("options") in (None, []):
+    if row.get("options") is None:
         return in_question or (), question
     options = _checked_options(row["options"], source, where)
     if in_question is None:

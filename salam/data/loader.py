@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from salam.data.drafts import Draft, number_drafts
@@ -19,6 +19,7 @@ from salam.settings import get_settings
 log = logging.getLogger(__name__)
 
 GENERATED_PER_TASK = 50
+QUESTION_LIMIT_SETTING = "SALAM_MAX_QUESTIONS"
 FIX = "set SALAM_DATA_DIR (or --data-dir) to a folder holding them"
 
 
@@ -34,7 +35,8 @@ def load_questions(
 
     `tasks` keeps only those tasks; `limit` keeps the first `limit` questions of each task.
     `data_dir` (default: the SALAM_DATA_DIR setting) is where named datasets are looked for
-    before the HF hub. `seed` only changes the generated benchmark.
+    before the HF hub. `seed` only changes the generated benchmark. Files are read within the
+    SALAM_MAX_INPUT_BYTES and SALAM_MAX_QUESTIONS limits.
     """
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be at least 1, got {limit}")
@@ -77,7 +79,9 @@ def _from_path(spec: str, tasks: Sequence[str] | None) -> list[QuestionRecord]:
     if not path.exists():
         problem = f"no such file or folder, nor a dataset name ({', '.join(known_names())})"
         raise DataError(spec, problem)
-    questions = number_drafts(read_path_drafts(path))
+    settings = get_settings()
+    drafts = read_path_drafts(path, settings.max_input_bytes)
+    questions = number_drafts(within_question_limit(drafts, spec, settings.max_questions))
     known = list(dict.fromkeys(question.task for question in questions))
     chosen = _select(spec, known, tasks)
     return [question for question in questions if question.task in chosen]
@@ -86,15 +90,32 @@ def _from_path(spec: str, tasks: Sequence[str] | None) -> list[QuestionRecord]:
 def _named(
     spec: str, dataset: FileDataset, tasks: tuple[str, ...], data_dir: Path | None
 ) -> list[QuestionRecord]:
-    folder = data_dir if data_dir is not None else get_settings().data_dir
+    settings = get_settings()
+    folder = data_dir if data_dir is not None else settings.data_dir
     if folder is not None and not folder.is_dir():
         raise DataError(str(folder), "the data folder does not exist")
     found = {task: path for task in tasks if (path := _local_file(dataset, task, folder))}
-    drafts = {task: dataset.read(path) for task, path in found.items()}
+    drafts: dict[str, Iterable[Draft]] = {
+        task: dataset.read(path, settings.max_input_bytes) for task, path in found.items()
+    }
     missing = [task for task in tasks if task not in found]
     if missing:
         drafts.update(_from_hub(spec, dataset, missing, folder))
-    return number_drafts(draft for task in tasks for draft in drafts[task])
+    in_order = (draft for task in tasks for draft in drafts[task])
+    return number_drafts(within_question_limit(in_order, spec, settings.max_questions))
+
+
+def within_question_limit(drafts: Iterable[Draft], spec: str, most: int) -> Iterator[Draft]:
+    """The drafts, as they come, failing at the first one past `most`: a file of a million
+    questions fails early rather than after it has all been read."""
+    for count, draft in enumerate(drafts, start=1):
+        if count > most:
+            problem = (
+                f"more than {most:,} questions ({QUESTION_LIMIT_SETTING}={most}); "
+                "split the input, or raise the limit"
+            )
+            raise DataError(spec, problem)
+        yield draft
 
 
 def _local_file(dataset: FileDataset, task: str, folder: Path | None) -> Path | None:
@@ -106,14 +127,14 @@ def _local_file(dataset: FileDataset, task: str, folder: Path | None) -> Path | 
 
 def _from_hub(
     spec: str, dataset: FileDataset, missing: list[str], folder: Path | None
-) -> dict[str, list[Draft]]:
+) -> dict[str, Iterable[Draft]]:
     where = f"under {folder}" if folder else "nowhere: SALAM_DATA_DIR is not set"
     looked = f"no local {dataset.name} files for {_few(missing)} (looked for "
     looked += f"{' or '.join(dataset.layouts)} {where})"
     hub = dataset.hub
     if hub is None:
         raise DataError(spec, f"{looked}; {dataset.name} is not on the HF hub; {FIX}")
-    drafts = {}
+    drafts: dict[str, Iterable[Draft]] = {}
     for task in missing:
         log.info("fetching %s %s from the HF hub (%s)", dataset.name, task, hub.repo)
         try:

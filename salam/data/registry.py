@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,12 @@ from typing import Any
 from salam.data.bbh import BBH_SALAM_TASKS, BBH_TASKS, bbh_drafts, bbh_file_drafts
 from salam.data.bbq import BBQ_CATEGORIES, bbq_drafts, bbq_sm_drafts
 from salam.data.drafts import Draft
-from salam.data.files import parse_json, parse_json_lines, read_text
+from salam.data.files import (
+    json_line_objects,
+    numbered_lines,
+    open_question_file,
+    read_json_file,
+)
 from salam.data.generated import GENERATED_TASKS
 
 GENERATED = "generated"
@@ -21,18 +26,19 @@ DEFAULT_DATASET = GENERATED
 class HubCopy:
     repo: str
     split: str
-    to_drafts: Callable[[list[dict[str, Any]], str, str], list[Draft]]  # rows, source, task
+    to_drafts: Callable[[list[dict[str, Any]], str, str], Iterator[Draft]]  # rows, source, task
 
 
 @dataclass(frozen=True)
 class FileDataset:
-    """A dataset stored as one file per task; `layouts` are tried in order under the data dir."""
+    """A dataset stored as one file per task; `layouts` are tried in order under the data dir.
+    `read(path, max_bytes)` gives the drafts of one task file as they are read."""
 
     name: str
     description: str
     tasks: tuple[str, ...]
     layouts: tuple[str, ...]
-    read: Callable[[Path], list[Draft]]
+    read: Callable[[Path, int], Iterator[Draft]]
     hub: HubCopy | None = None
 
 
@@ -44,28 +50,29 @@ class Preset:
     tasks: tuple[str, ...]
 
 
-def _read_bbh(path: Path) -> list[Draft]:
+def _read_bbh(path: Path, max_bytes: int) -> Iterator[Draft]:
+    data = read_json_file(path, max_bytes)
+    return bbh_file_drafts(data, source=str(path), task=path.stem)
+
+
+def _read_bbq(path: Path, max_bytes: int) -> Iterator[Draft]:
     source = str(path)
-    return bbh_file_drafts(parse_json(read_text(path), source), source=source, task=path.stem)
+    with open_question_file(path, max_bytes) as stream:
+        rows = json_line_objects(numbered_lines(stream, source, max_bytes), source)
+        named = ((f"line {number}", row) for number, row in rows)
+        yield from bbq_drafts(named, source=source, default_task=path.stem)
 
 
-def _read_bbq(path: Path) -> list[Draft]:
-    source = str(path)
-    rows = ((f"line {n}", row) for n, row in parse_json_lines(read_text(path), source))
-    return bbq_drafts(rows, source=source, default_task=path.stem)
+def _read_bbq_sm(path: Path, max_bytes: int) -> Iterator[Draft]:
+    data = read_json_file(path, max_bytes)
+    return bbq_sm_drafts(data, source=str(path), default_task=path.stem)
 
 
-def _read_bbq_sm(path: Path) -> list[Draft]:
-    source = str(path)
-    data = parse_json(read_text(path), source)
-    return bbq_sm_drafts(data, source=source, default_task=path.stem)
+def _bbh_rows(rows: list[dict[str, Any]], source: str, task: str) -> Iterator[Draft]:
+    return bbh_drafts(rows, source=source, task=task)
 
 
-def _bbh_rows(rows: list[dict[str, Any]], source: str, task: str) -> list[Draft]:
-    return bbh_drafts(list(rows), source=source, task=task)
-
-
-def _bbq_rows(rows: list[dict[str, Any]], source: str, task: str) -> list[Draft]:
+def _bbq_rows(rows: list[dict[str, Any]], source: str, task: str) -> Iterator[Draft]:
     named = ((f"row {i}", row) for i, row in enumerate(rows))
     return bbq_drafts(named, source=source, default_task=task)
 

@@ -90,6 +90,7 @@ def test_target_not_among_the_options(tmp_path: Path) -> None:
         (["4", "4"], "the same choice twice"),
         ("4, 5", "must be a list of strings"),
         (["4"], "2 to 26 choices"),
+        ([], "2 to 26 choices, got 0"),
         (["4", " "], "empty choice"),
     ],
 )
@@ -97,6 +98,13 @@ def test_bad_options(tmp_path: Path, options: Any, problem: str) -> None:
     error = load_error(write_jsonl(tmp_path / "mine.jsonl", [{**GOOD, "options": options}]))
     assert error.record == "line 1"
     assert problem in error.problem
+
+
+@pytest.mark.parametrize("options", [{}, {"options": None}])
+def test_no_options_field_or_null_means_free_form(tmp_path: Path, options: dict[str, Any]) -> None:
+    row = {"question": "2 + 3?", "target": "5", **options}
+    (question,) = load_questions(str(write_jsonl(tmp_path / "mine.jsonl", [row])))
+    assert (question.options, question.target) == ((), "5")
 
 
 def test_options_that_contradict_the_question(tmp_path: Path) -> None:
