@@ -11,24 +11,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
-from salam.embedding import Embedder
+from salam.embedding import Embedder, load_embedder
+from salam.settings import Settings
 
 Kind = Literal["correct", "mistake"]
-Source = Literal["correct", "mistake", "feedback", "feedback_only"]
-
-_Group = Literal["correct", "mistake", "guided"]
-# Which stored rows each retrieval strategy may return; `guided` = mistakes with a guideline.
-_SOURCE_GROUP: dict[str, _Group] = {
-    "correct": "correct",
-    "mistake": "mistake",
-    "feedback": "guided",
-    "feedback_only": "guided",
-}
-_GROUPS: tuple[_Group, ...] = ("correct", "mistake", "guided")
+# The sets of entries a search can be limited to; `guided` = mistakes with a guideline.
+MemoryGroup = Literal["correct", "mistake", "guided"]
+MEMORY_GROUPS: tuple[MemoryGroup, ...] = get_args(MemoryGroup)
 
 _INITIAL_CAPACITY = 1024
 _QUERY_BLOCK = 64  # queries scored per matrix product in search_many
@@ -69,7 +62,7 @@ class _RingRows:
         self.oldest = 0  # once full, the slot written next
         capacity = min(_INITIAL_CAPACITY, max_size)
         self.vectors = np.zeros((capacity, dim), dtype=np.float32)
-        self.masks = {group: np.zeros(capacity, dtype=bool) for group in _GROUPS}
+        self.masks = {group: np.zeros(capacity, dtype=bool) for group in MEMORY_GROUPS}
         self.entries: list[MemoryEntry | None] = [None] * capacity
 
     def claim(self, entry: MemoryEntry) -> tuple[int, MemoryEntry | None]:
@@ -235,18 +228,18 @@ class GuidelineMemory:
         self,
         query: str,
         *,
-        source: Source,
+        group: MemoryGroup,
         top_k: int | None = None,
         threshold: float | None = None,
     ) -> list[Hit]:
-        """The best entries for `source`, score >= threshold, best first, at most top_k."""
-        return self.search_many([query], source=source, top_k=top_k, threshold=threshold)[0]
+        """The best entries of `group`, score >= threshold, best first, at most top_k."""
+        return self.search_many([query], group=group, top_k=top_k, threshold=threshold)[0]
 
     def search_many(
         self,
         queries: Sequence[str],
         *,
-        source: Source,
+        group: MemoryGroup,
         top_k: int | None = None,
         threshold: float | None = None,
     ) -> list[list[Hit]]:
@@ -254,19 +247,19 @@ class GuidelineMemory:
         if not queries or not self._slot_of:
             return [[] for _ in queries]
         vectors = self.embedder.encode(list(queries))
-        return self.search_vectors(vectors, source=source, top_k=top_k, threshold=threshold)
+        return self.search_vectors(vectors, group=group, top_k=top_k, threshold=threshold)
 
     def search_vectors(
         self,
         vectors: np.ndarray,
         *,
-        source: Source,
+        group: MemoryGroup,
         top_k: int | None = None,
         threshold: float | None = None,
     ) -> list[list[Hit]]:
         """`search_many` for queries already embedded, one (dim,) row each."""
         vectors = _unit_rows(vectors)
-        group = _group_for(source)
+        _check_group(group)
         k = self.top_k if top_k is None else top_k
         floor = self.threshold if threshold is None else threshold
         with self._lock:
@@ -297,7 +290,7 @@ class GuidelineMemory:
         return slot
 
     def _search_block(
-        self, queries: np.ndarray, group: _Group, k: int, floor: float
+        self, queries: np.ndarray, group: MemoryGroup, k: int, floor: float
     ) -> list[list[Hit]]:
         rows = self._rows
         assert rows is not None
@@ -341,16 +334,26 @@ class GuidelineMemory:
         ]
 
 
-def _groups_of(entry: MemoryEntry) -> tuple[_Group, ...]:
+def memory_from_settings(settings: Settings, embedder: Embedder | None = None) -> GuidelineMemory:
+    """The memory the settings describe. `embedder` stands in for the one they name, for a
+    process that already holds it loaded."""
+    return GuidelineMemory(
+        embedder if embedder is not None else load_embedder(settings.embedder),
+        top_k=settings.memory_top_k,
+        threshold=settings.memory_threshold,
+        max_size=settings.memory_max_size,
+    )
+
+
+def _groups_of(entry: MemoryEntry) -> tuple[MemoryGroup, ...]:
     if entry.kind == "correct":
         return ("correct",)
     return ("mistake", "guided") if entry.guideline else ("mistake",)
 
 
-def _group_for(source: str) -> _Group:
-    if source not in _SOURCE_GROUP:
-        raise ValueError(f"unknown memory source {source!r}; one of {sorted(_SOURCE_GROUP)}")
-    return _SOURCE_GROUP[source]
+def _check_group(group: str) -> None:
+    if group not in MEMORY_GROUPS:
+        raise ValueError(f"unknown memory group {group!r}; one of {', '.join(MEMORY_GROUPS)}")
 
 
 def _entry_at(entries: list[MemoryEntry | None], slot: int) -> MemoryEntry:

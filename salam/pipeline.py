@@ -22,7 +22,7 @@ from salam.prompts import (
     feedback_prompt,
 )
 from salam.records import QuestionRecord
-from salam.strategies import MEMORY_SOURCE, SHOWS_CASES, SHOWS_GUIDELINES, Strategy
+from salam.strategies import SPECS, Strategy
 
 
 @dataclass(frozen=True)
@@ -190,21 +190,22 @@ def retrieve_contexts(
     memory: GuidelineMemory | None,
 ) -> list[ExamContext]:
     """The retrieved guidelines and cases for each question under a memory-based strategy."""
-    source = MEMORY_SOURCE[strategy]
-    if memory is None or source is None:
+    group = SPECS[strategy].reads
+    if memory is None or group is None:
         return [NO_CONTEXT] * len(questions)
-    hits = memory.search_many([question.prompt for question in questions], source=source)
+    hits = memory.search_many([question.prompt for question in questions], group=group)
     return [context_from_hits(found, strategy) for found in hits]
 
 
 def context_from_hits(hits: Sequence[Hit], strategy: Strategy) -> ExamContext:
+    spec = SPECS[strategy]
     guidelines = tuple(
-        hit.entry.guideline for hit in hits if SHOWS_GUIDELINES[strategy] and hit.entry.guideline
+        hit.entry.guideline for hit in hits if spec.shows_guidelines and hit.entry.guideline
     )
     cases = tuple(
         Case(question=hit.entry.question, answer=hit.entry.target)
         for hit in hits
-        if SHOWS_CASES[strategy]
+        if spec.shows_cases
     )
     return ExamContext(guidelines, cases, tuple(hit.entry.id for hit in hits))
 

@@ -2,50 +2,64 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 from salam.errors import ConfigError
-from salam.memory import Source
+from salam.memory import MemoryGroup
 
 Strategy = Literal["none", "correct", "mistake", "feedback", "feedback_only", "agent"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 
-DESCRIPTIONS: dict[Strategy, str] = {
-    "none": "M: the question alone",
-    "correct": "M w/ O_corr: similar questions answered correctly, with their answers",
-    "mistake": "M w/ O_err: similar past mistakes, with their correct answers",
-    "feedback": "SALAM: guidelines of similar past mistakes, and those mistakes",
-    "feedback_only": "guidelines of similar past mistakes only",
-    "agent": "the study assistant writes a guideline for the test question itself",
-}
 
-# Which memory entries each strategy reads, and what it shows of them.
-SHOWS_CASES: dict[Strategy, bool] = {
-    "none": False,
-    "correct": True,
-    "mistake": True,
-    "feedback": True,
-    "feedback_only": False,
-    "agent": False,
-}
-SHOWS_GUIDELINES: dict[Strategy, bool] = {
-    "none": False,
-    "correct": False,
-    "mistake": False,
-    "feedback": True,
-    "feedback_only": True,
-    "agent": True,
-}
+@dataclass(frozen=True)
+class StrategySpec:
+    """One table row: which memory group it reads (None: none) and what it shows of a hit."""
+
+    description: str
+    reads: MemoryGroup | None
+    shows_cases: bool
+    shows_guidelines: bool
 
 
-# The memory entries a strategy retrieves; None: it retrieves nothing.
-MEMORY_SOURCE: dict[Strategy, Source | None] = {
-    "none": None,
-    "correct": "correct",
-    "mistake": "mistake",
-    "feedback": "feedback",
-    "feedback_only": "feedback_only",
-    "agent": None,
+SPECS: dict[Strategy, StrategySpec] = {
+    "none": StrategySpec(
+        "M: the question alone",
+        reads=None,
+        shows_cases=False,
+        shows_guidelines=False,
+    ),
+    "correct": StrategySpec(
+        "M w/ O_corr: similar questions answered correctly, with their answers",
+        reads="correct",
+        shows_cases=True,
+        shows_guidelines=False,
+    ),
+    "mistake": StrategySpec(
+        "M w/ O_err: similar past mistakes, with their correct answers",
+        reads="mistake",
+        shows_cases=True,
+        shows_guidelines=False,
+    ),
+    "feedback": StrategySpec(
+        "SALAM: guidelines of similar past mistakes, and those mistakes",
+        reads="guided",
+        shows_cases=True,
+        shows_guidelines=True,
+    ),
+    "feedback_only": StrategySpec(
+        "guidelines of similar past mistakes only",
+        reads="guided",
+        shows_cases=False,
+        shows_guidelines=True,
+    ),
+    # Its guideline comes from the study assistant at test time, not from the memory.
+    "agent": StrategySpec(
+        "the study assistant writes a guideline for the test question itself",
+        reads=None,
+        shows_cases=False,
+        shows_guidelines=True,
+    ),
 }
 
 
@@ -62,4 +76,4 @@ def parse_strategies(text: str) -> list[Strategy]:
 
 
 def needs_memory(strategy: Strategy) -> bool:
-    return MEMORY_SOURCE[strategy] is not None
+    return SPECS[strategy].reads is not None

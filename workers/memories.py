@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from models import StoredMistake, new_first_try_correct, new_mistakes
 from salam.embedding import vector_from_bytes
-from salam.memory import GuidelineMemory, MemoryEntry
+from salam.memory import GuidelineMemory, MemoryEntry, memory_from_settings
 from salam.pipeline import correct_entry, mistake_entry
 from salam.settings import get_settings
 from workers import resources
@@ -22,14 +22,8 @@ class StoredMemory:
     """A GuidelineMemory that mirrors the rows of some gather runs."""
 
     def __init__(self, run_ids: Sequence[int]) -> None:
-        settings = get_settings()
         self.run_ids = sorted(set(run_ids))
-        self.memory = GuidelineMemory(
-            resources.embedder(),
-            top_k=settings.memory_top_k,
-            threshold=settings.memory_threshold,
-            max_size=settings.memory_max_size,
-        )
+        self.memory = memory_from_settings(get_settings(), resources.embedder())
         self._known_mistakes: set[int] = set()
         self._known_correct: set[int] = set()
         self._lock = threading.Lock()

@@ -110,7 +110,7 @@ def test_near_duplicate_questions_find_the_guideline(minilm: Embedder) -> None:
         ]
     )
     for variant in (NAME_CHANGED, PUNCTUATION_CHANGED):
-        hits = memory.search(variant, source="feedback")
+        hits = memory.search(variant, group="guided")
         assert [hit.entry.id for hit in hits] == ["bbq-1"]
         assert 0.9 <= hits[0].score < 1.0
-    assert memory.search(UNRELATED, source="feedback") == []
+    assert memory.search(UNRELATED, group="guided") == []

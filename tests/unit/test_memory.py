@@ -1,4 +1,4 @@
-"""GuidelineMemory with the hashing embedder: filters, ranking, eviction, exactness, threads."""
+"""GuidelineMemory with the hashing embedder: groups, ranking, eviction, exactness, threads."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from salam.embedding import HashEmbedder
-from salam.memory import GuidelineMemory, Hit, Kind, MemoryEntry, Source
+from salam.memory import GuidelineMemory, Hit, Kind, MemoryEntry, MemoryGroup, memory_from_settings
+from salam.settings import Settings
 
 QUESTION = "Who was not comfortable using the phone? (A) the grandfather (B) the grandson"
 
@@ -58,8 +59,8 @@ def embedder() -> CountingEmbedder:
 
 def test_empty_memory_returns_nothing_without_embedding(embedder: CountingEmbedder) -> None:
     memory = GuidelineMemory(embedder)
-    assert memory.search(QUESTION, source="feedback") == []
-    assert memory.search_many([QUESTION, "other"], source="mistake") == [[], []]
+    assert memory.search(QUESTION, group="guided") == []
+    assert memory.search_many([QUESTION, "other"], group="mistake") == [[], []]
     assert embedder.seen == []
     assert len(memory) == 0
 
@@ -67,7 +68,7 @@ def test_empty_memory_returns_nothing_without_embedding(embedder: CountingEmbedd
 def test_same_question_is_found_with_cosine_one(embedder: CountingEmbedder) -> None:
     memory = GuidelineMemory(embedder)
     memory.add([entry("a"), entry("b", "What is the date tomorrow in MM/DD/YYYY?")])
-    hits = memory.search(QUESTION, source="feedback")
+    hits = memory.search(QUESTION, group="guided")
     assert ids(hits) == ["a"]
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
     assert hits[0].entry.guideline == "Do not assume from age."
@@ -77,33 +78,32 @@ def test_top_k_keeps_the_best_in_descending_order(embedder: CountingEmbedder) ->
     memory = GuidelineMemory(embedder, top_k=3, threshold=-1.0)
     variants = [QUESTION + " extra" * n for n in range(6)]
     memory.add([entry(f"v{n}", text) for n, text in enumerate(variants)])
-    hits = memory.search(QUESTION, source="mistake")
+    hits = memory.search(QUESTION, group="mistake")
     scores = [hit.score for hit in hits]
     assert ids(hits) == ["v0", "v1", "v2"]
     assert scores == sorted(scores, reverse=True)
-    assert len(memory.search(QUESTION, source="mistake", top_k=5)) == 5
-    assert memory.search(QUESTION, source="mistake", top_k=0) == []
+    assert len(memory.search(QUESTION, group="mistake", top_k=5)) == 5
+    assert memory.search(QUESTION, group="mistake", top_k=0) == []
 
 
 def test_threshold_drops_weak_matches(embedder: CountingEmbedder) -> None:
     memory = GuidelineMemory(embedder, threshold=0.9)
     memory.add([entry("unrelated", "Sort these words alphabetically: pear apple fig")])
-    assert memory.search(QUESTION, source="mistake") == []
-    loose = memory.search(QUESTION, source="mistake", threshold=-1.0)
+    assert memory.search(QUESTION, group="mistake") == []
+    loose = memory.search(QUESTION, group="mistake", threshold=-1.0)
     assert ids(loose) == ["unrelated"]
     assert loose[0].score < 0.9
 
 
 @pytest.mark.parametrize(
-    ("source", "expected"),
+    ("group", "expected"),
     [
         ("correct", ["right"]),
         ("mistake", ["guided", "bare", "blank"]),
-        ("feedback", ["guided"]),
-        ("feedback_only", ["guided"]),
+        ("guided", ["guided"]),
     ],
 )
-def test_source_filter(embedder: CountingEmbedder, source: Source, expected: list[str]) -> None:
+def test_group_filter(embedder: CountingEmbedder, group: MemoryGroup, expected: list[str]) -> None:
     memory = GuidelineMemory(embedder, top_k=10, threshold=0.5)
     memory.add(
         [
@@ -113,14 +113,26 @@ def test_source_filter(embedder: CountingEmbedder, source: Source, expected: lis
             entry("blank", guideline=""),
         ]
     )
-    assert sorted(ids(memory.search(QUESTION, source=source))) == sorted(expected)
+    assert sorted(ids(memory.search(QUESTION, group=group))) == sorted(expected)
 
 
-def test_unknown_source_is_refused(embedder: CountingEmbedder) -> None:
+def test_unknown_group_is_refused(embedder: CountingEmbedder) -> None:
     memory = GuidelineMemory(embedder)
     memory.add([entry("a")])
-    with pytest.raises(ValueError, match="unknown memory source 'guideline'"):
-        memory.search(QUESTION, source="guideline")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown memory group 'feedback'"):
+        memory.search(QUESTION, group="feedback")  # type: ignore[arg-type]
+
+
+def test_memory_from_settings_takes_its_limits_from_them(embedder: CountingEmbedder) -> None:
+    settings = Settings(memory_top_k=5, memory_threshold=0.5, memory_max_size=7)
+    memory = memory_from_settings(settings, embedder)
+    assert (memory.top_k, memory.threshold, memory.max_size) == (5, 0.5, 7)
+    assert memory.embedder is embedder
+
+
+def test_memory_from_settings_loads_the_embedder_they_name() -> None:
+    memory = memory_from_settings(Settings(embedder="hash"))
+    assert isinstance(memory.embedder, HashEmbedder)
 
 
 def test_adding_a_known_id_changes_nothing_and_embeds_nothing(embedder: CountingEmbedder) -> None:
@@ -129,7 +141,7 @@ def test_adding_a_known_id_changes_nothing_and_embeds_nothing(embedder: Counting
     memory.add([entry("a", "yet another question")])
     assert len(memory) == 1
     assert embedder.seen == [QUESTION]
-    assert memory.search(QUESTION, source="mistake")[0].entry.question == QUESTION
+    assert memory.search(QUESTION, group="mistake")[0].entry.question == QUESTION
 
 
 def test_oldest_entries_are_evicted_past_max_size(embedder: CountingEmbedder) -> None:
@@ -138,11 +150,11 @@ def test_oldest_entries_are_evicted_past_max_size(embedder: CountingEmbedder) ->
     memory.add([entry("e2"), entry("e3"), entry("e4")])
     assert len(memory) == 3
     assert "e0" not in memory and "e1" not in memory
-    assert sorted(ids(memory.search(QUESTION, source="mistake"))) == ["e2", "e3", "e4"]
+    assert sorted(ids(memory.search(QUESTION, group="mistake"))) == ["e2", "e3", "e4"]
     with pytest.raises(KeyError):
         memory.vector("e0")
     memory.add([entry("e5")])
-    assert sorted(ids(memory.search(QUESTION, source="mistake"))) == ["e3", "e4", "e5"]
+    assert sorted(ids(memory.search(QUESTION, group="mistake"))) == ["e3", "e4", "e5"]
 
 
 def test_a_batch_longer_than_max_size_keeps_its_last_entries() -> None:
@@ -150,7 +162,7 @@ def test_a_batch_longer_than_max_size_keeps_its_last_entries() -> None:
     memory.add([entry(f"e{n}", f"question number {n}") for n in range(10)])
     assert len(memory) == 4
     assert [f"e{n}" in memory for n in range(10)] == [False] * 6 + [True] * 4
-    hit = memory.search("question number 8", source="mistake", top_k=1)[0]
+    hit = memory.search("question number 8", group="mistake", top_k=1)[0]
     assert hit.entry.id == "e8"
     assert hit.score == pytest.approx(1.0, abs=1e-5)
 
@@ -160,7 +172,7 @@ def test_add_embedded_stores_given_vectors_normalised() -> None:
     vectors = np.array([[3.0, 4.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
     memory.add_embedded([entry("x"), entry("y")], vectors)
     np.testing.assert_allclose(memory.vector("x"), [0.6, 0.8, 0.0, 0.0], atol=1e-6)
-    hits = memory.search_vectors(np.array([[0.0, 0.0, 2.0, 0.1]]), source="mistake")
+    hits = memory.search_vectors(np.array([[0.0, 0.0, 2.0, 0.1]]), group="mistake")
     assert ids(hits[0]) == ["y"]
 
 
@@ -179,9 +191,9 @@ def test_search_many_matches_search(embedder: CountingEmbedder) -> None:
     memory.add([entry(f"e{n}", text) for n, text in enumerate(texts)])
     queries = [texts[3], "nothing alike at all", texts[17] + " again"]
     embedder.seen.clear()
-    batched = memory.search_many(queries, source="mistake")
+    batched = memory.search_many(queries, group="mistake")
     assert embedder.seen == queries
-    one_by_one = [memory.search(query, source="mistake") for query in queries]
+    one_by_one = [memory.search(query, group="mistake") for query in queries]
     assert [ids(hits) for hits in batched] == [ids(hits) for hits in one_by_one]
     for hits, alone in zip(batched, one_by_one, strict=True):
         assert [h.score for h in hits] == pytest.approx([h.score for h in alone], abs=1e-5)
@@ -193,7 +205,7 @@ def test_growing_past_the_first_allocation_keeps_every_row() -> None:
     memory = GuidelineMemory(HashEmbedder(dim=16), threshold=0.999)
     memory.add_embedded([entry(f"r{n}") for n in range(1000)], vectors[:1000])
     memory.add_embedded([entry(f"r{n}") for n in range(1000, 3000)], vectors[1000:])
-    found = memory.search_vectors(vectors[[0, 1500, 2999]], source="mistake")
+    found = memory.search_vectors(vectors[[0, 1500, 2999]], group="mistake")
     assert [ids(hits)[0] for hits in found] == ["r0", "r1500", "r2999"]
     np.testing.assert_allclose(memory.vector("r2999"), vectors[2999], atol=1e-6)
 
@@ -231,7 +243,7 @@ def test_large_memory_search_equals_a_full_scan(floor: float) -> None:
         memory.add_embedded(entries[start : start + 500], vectors[start : start + 500])
     assert memory._bound.basis is not None, "the bound should be in use at this size"
 
-    found = memory.search_vectors(queries, source="feedback", threshold=floor)
+    found = memory.search_vectors(queries, group="guided", threshold=floor)
     for query, hits in zip(queries, found, strict=True):
         expected = brute_force(vectors[live], guided[live], query, 3, floor)
         assert ids(hits) == [f"r{row + rows - max_size}" for row in expected]
@@ -250,7 +262,7 @@ def test_concurrent_adds_and_searches_stay_consistent() -> None:
 
     def search_own_questions() -> None:
         for n in range(200):
-            for hit in memory.search(f"w0 b{n % 20} n{n % 10}", source="mistake"):
+            for hit in memory.search(f"w0 b{n % 20} n{n % 10}", group="mistake"):
                 if hit.entry.question != f"w0 b{n % 20} n{n % 10}":
                     failures.append(hit.entry.question)
 
@@ -262,5 +274,5 @@ def test_concurrent_adds_and_searches_stay_consistent() -> None:
         thread.join()
     assert failures == []
     assert len(memory) == 500
-    newest = memory.search("w2 b19 n9", source="mistake")
+    newest = memory.search("w2 b19 n9", group="mistake")
     assert ids(newest) == ["w2b19n9"]
