@@ -14,8 +14,11 @@ from workers.queues import QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+DATA_PORTS_FILE = ROOT / "deploy" / "compose.data-ports.yml"
 ENV_EXAMPLE = ROOT / "deploy" / ".env.example"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+REDIS_DEPLOY = ROOT / "deploy" / "redis"
+POSTGRES_INIT = ROOT / "deploy" / "postgres" / "10-app-role.sh"
 
 # ${NAME}, ${NAME:-default}, ${NAME:?error}; `$${...}` is an escaped dollar for the container.
 REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -24,6 +27,14 @@ CREDENTIAL_NAME = re.compile(r"(?:^|_)(?:TOKEN|API_KEY)$")
 URL_PASSWORD = re.compile(r"://[^/\s:@]*:(?P<password>[^@\s]+)@")
 GPU_SERVICES = ("tgi-main", "tgi-sa", "worker-finetune")
 HEALTHCHECKED = ("redis", "postgres", "tgi-main", "tgi-sa")
+DATA_SERVICES = ("redis", "postgres")
+# host:port:container, each part a ${...} reference or a number
+PORT_MAPPING = re.compile(r"(?P<host>\$\{[^}]*\}):(?P<port>\$\{[^}]*\}|\d+):(?P<inside>\d+)")
+PUBLISH_HOSTS = {
+    "tgi-main": "TGI_PUBLISH_HOST",
+    "tgi-sa": "TGI_PUBLISH_HOST",
+    "flower": "FLOWER_PUBLISH_HOST",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +47,12 @@ def compose() -> dict[str, Any]:
 def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = compose["services"]
     return found
+
+
+@pytest.fixture(scope="module")
+def data_ports() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(DATA_PORTS_FILE.read_text())
+    return data
 
 
 def command_words(service: dict[str, Any]) -> list[str]:
@@ -159,20 +176,134 @@ def test_the_sa_server_loads_lora_adapters_from_the_adapters_volume(
     assert any(v.startswith("adapters:/adapters") for v in services["worker-finetune"]["volumes"])
 
 
+def redis_config() -> dict[str, str]:
+    settings = {}
+    for line in (REDIS_DEPLOY / "redis.conf").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.strip().partition(" ")
+            settings[name] = value.strip()
+    return settings
+
+
+def mounted(service: dict[str, Any], inside: str) -> Path | None:
+    """The repository path a service mounts at `inside`, if it does."""
+    for volume in service.get("volumes", []):
+        source, _, rest = str(volume).partition(":")
+        if source.startswith("./") and rest.split(":")[0] == inside:
+            return ROOT / source
+    return None
+
+
 def test_redis_keeps_every_task(services: dict[str, Any]) -> None:
-    words = command_words(services["redis"])
-    assert words[words.index("--appendonly") + 1] == "yes"
-    assert words[words.index("--maxmemory-policy") + 1] == "noeviction"
-    assert is_required_reference(words[words.index("--requirepass") + 1])
+    redis = services["redis"]
+    assert mounted(redis, "/usr/local/etc/salam") == REDIS_DEPLOY
+    assert "/usr/local/etc/salam/redis.conf" in command_words(redis)
+    config = redis_config()
+    assert config["appendonly"] == "yes"
+    assert config["maxmemory-policy"] == "noeviction"
 
 
-def test_flower_is_behind_basic_auth(services: dict[str, Any]) -> None:
+def test_flower_asks_for_a_login_on_everything(services: dict[str, Any]) -> None:
     flower = services["flower"]
-    words = command_words(flower)
-    auth = environment(flower).get("FLOWER_BASIC_AUTH") or next(
-        (w.split("=", 1)[1] for w in words if w.startswith("--basic-auth=")), ""
-    )
-    assert is_required_reference(auth), "Flower's credentials must come from .env"
+    assert command_words(flower)[:2] == ["salam", "flower"], "salam flower guards /metrics too"
+    env = environment(flower)
+    assert is_required_reference(env["SALAM_FLOWER_USER"])
+    assert is_required_reference(env["SALAM_FLOWER_PASSWORD"])
+
+
+def test_no_unauthenticated_flower_api_anywhere(compose: dict[str, Any]) -> None:
+    assert not any("UNAUTHENTICATED" in text for text in all_strings(compose))
+
+
+def test_data_services_are_not_published(services: dict[str, Any]) -> None:
+    for name in DATA_SERVICES:
+        assert "ports" not in services[name], f"{name} is published by default"
+
+
+def test_the_data_ports_file_publishes_only_on_a_required_address(
+    data_ports: dict[str, Any],
+) -> None:
+    assert set(data_ports["services"]) == set(DATA_SERVICES)
+    for name, service in data_ports["services"].items():
+        for port in service["ports"]:
+            mapping = PORT_MAPPING.fullmatch(str(port))
+            assert mapping, f"{name}: {port} must name its host address"
+            host = REFERENCE.fullmatch(mapping["host"])
+            assert host and host.group(1) == "DATA_PUBLISH_HOST" and host.group(2) == ":?", port
+
+
+def test_tgi_and_flower_are_published_on_their_own_address_loopback_by_default(
+    services: dict[str, Any],
+) -> None:
+    published = {name: s["ports"] for name, s in services.items() if "ports" in s}
+    assert set(published) == set(PUBLISH_HOSTS)
+    for name, ports in published.items():
+        for port in ports:
+            mapping = PORT_MAPPING.fullmatch(str(port))
+            assert mapping, f"{name}: {port} must name its host address"
+            host = REFERENCE.fullmatch(mapping["host"])
+            assert host and host.group(1) == PUBLISH_HOSTS[name], port
+            assert (host.group(2), host.group(3)) == (":-", "127.0.0.1"), port
+    assert env_example_values()["TGI_PUBLISH_HOST"] == "127.0.0.1"
+    assert env_example_values()["FLOWER_PUBLISH_HOST"] == "127.0.0.1"
+
+
+def test_salam_connects_to_postgres_as_an_app_role_not_the_superuser(
+    services: dict[str, Any],
+) -> None:
+    postgres = environment(services["postgres"])
+    superuser = REFERENCE.fullmatch(postgres["POSTGRES_USER"])
+    app_user = REFERENCE.fullmatch(postgres["POSTGRES_APP_USER"])
+    assert superuser and app_user and superuser.group(1) != app_user.group(1)
+    for name in ("worker-llm", "worker-assistant", "worker-finetune", "beat", "flower"):
+        url = environment(services[name])["SALAM_DATABASE_URL"]
+        login = re.search(r"://\$\{(\w+)[^}]*\}:", url)
+        assert login and login.group(1) == app_user.group(1), f"{name} logs in as {url}"
+    values = env_example_values()
+    assert values[superuser.group(1)] != values[app_user.group(1)]
+    init = mounted(services["postgres"], "/docker-entrypoint-initdb.d/10-app-role.sh")
+    assert init == POSTGRES_INIT
+
+
+def test_the_postgres_init_script_makes_a_role_without_admin_rights() -> None:
+    script = POSTGRES_INIT.read_text()
+    assert POSTGRES_INIT.stat().st_mode & 0o111, "the image only runs executable .sh files"
+    assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in script
+    assert "ALTER DATABASE %I OWNER TO %I" in script, "it must own (and migrate) its database"
+    assert "must not be the superuser" in script
+    assert "\\getenv app_password POSTGRES_APP_PASSWORD" in script, "no password in argv"
+
+
+def test_salam_logs_in_to_redis_as_its_acl_user(services: dict[str, Any]) -> None:
+    user = environment(services["redis"])["REDIS_APP_USER"]
+    template = (REDIS_DEPLOY / "users.acl.template").read_text().splitlines()
+    assert "user default off" in template
+    (app_line,) = [line for line in template if line.startswith("user @APP_USER@ ")]
+    assert "-@admin" in app_line and "-@dangerous" in app_line
+    assert "#@APP_PASSWORD_SHA256@" in app_line, "the file holds the password's hash only"
+    for name in ("worker-llm", "worker-assistant", "beat", "flower"):
+        broker = environment(services[name])["SALAM_BROKER_URL"]
+        assert broker.startswith(f"redis://{user}:"), f"{name}: {broker}"
+
+
+def test_the_redis_password_is_on_no_command_line(services: dict[str, Any]) -> None:
+    redis = services["redis"]
+    words = [str(word) for word in redis.get("entrypoint", [])] + command_words(redis)
+    assert not any("PASSWORD" in word for word in words), words
+    assert "/usr/local/etc/salam/start.sh" in words
+    start = (REDIS_DEPLOY / "start.sh").read_text().splitlines()
+    code = [line.strip() for line in start if not line.lstrip().startswith("#")]
+    uses = [line for line in code if "REDIS_APP_PASSWORD" in line]
+    assert all(line.startswith((":", "password_hash=$(printf")) for line in uses), uses
+    assert 'exec "$@" --aclfile "$acl_file"' in start
+
+
+def test_files_mounted_from_the_repository_exist(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = str(volume).split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which is missing"
 
 
 def test_no_secret_is_written_in_the_compose_file(compose: dict[str, Any]) -> None:
@@ -190,8 +321,11 @@ def test_no_secret_is_written_in_the_compose_file(compose: dict[str, Any]) -> No
                 assert reference.group(2) == ":?", f"{reference.group(0)} needs :? (no default)"
 
 
-def test_every_variable_is_listed_in_the_env_example(compose: dict[str, Any]) -> None:
-    used = {m.group(1) for text in all_strings(compose) for m in REFERENCE.finditer(text)}
+def test_every_variable_is_listed_in_the_env_example(
+    compose: dict[str, Any], data_ports: dict[str, Any]
+) -> None:
+    texts = all_strings(compose) + all_strings(data_ports)
+    used = {m.group(1) for text in texts for m in REFERENCE.finditer(text)}
     listed = set(env_example_values())
     assert used - listed == set(), "add these to deploy/.env.example"
 
