@@ -1,7 +1,7 @@
 """Engines and sessions: SQLite (WAL) by default, PostgreSQL by URL, the same code for both.
 
 An engine is made once per process and URL (a forked worker child makes its own), and
-creates the schema on first use.
+brings the schema to the newest migration on first use (`models.schema`).
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from models import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from models.schema import upgrade_schema
 from salam.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
-_SCHEMA_LOCK_KEY = 0x5A1A  # PostgreSQL advisory lock taken while creating the schema
 
 _engines: dict[tuple[int, str], Engine] = {}
 _default_url: list[str] = []  # set by use_database(); empty: the settings' database
@@ -42,7 +41,7 @@ def get_engine(url: str | None = None) -> Engine:
     key = (os.getpid(), url)
     if key not in _engines:
         engine = make_engine(url)
-        create_schema(engine)
+        upgrade_schema(engine)
         _engines[key] = engine
     return _engines[key]
 
@@ -77,20 +76,6 @@ def _use_wal_and_explicit_transactions(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
-
-
-def create_schema(engine: Engine) -> None:
-    """Create missing tables; safe to call from many processes at once.
-
-    Only missing tables are created: a changed table needs a migration (Alembic pointed at
-    `SQLModel.metadata`), which this project does not ship yet.
-    """
-    with _writer(engine).begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
-            )
-        SQLModel.metadata.create_all(connection)
 
 
 def _writer(engine: Engine) -> Engine:

@@ -135,6 +135,7 @@ class Analysis(SQLModel, table=True):
     failure: str | None = None
     detail: str = _text()
     model_id: str = ""
+    assistant_version: str | None = None  # the SA version that wrote it (v0: the base model)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -156,7 +157,7 @@ class Guideline(SQLModel, table=True):
 class Trace(SQLModel, table=True):
     """Whether an Analysis's guideline turned the mistake into a right answer on the retry.
 
-    Successful traces are the study assistant's imitation-learning data.
+    Each successful trace is one TrainingExample, the study assistant's imitation-learning data.
     """
 
     __tablename__ = "traces"
@@ -165,5 +166,4 @@ class Trace(SQLModel, table=True):
     analysis_id: int = Field(foreign_key="analyses.id", unique=True)
     retry_attempt_id: int = Field(foreign_key="attempts.id")
     successful: bool = Field(default=False, index=True)
-    finetune_job_id: int | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the schema, run by `models.schema` (no alembic.ini needed)."""
