@@ -121,9 +121,18 @@ def _read_json(path: Path) -> Any:
 
 
 def _split_request(path: Path, index: int, prompt: str) -> tuple[str, str, str]:
+    parts = split_feedback_request(prompt)
+    if parts is None:
+        raise DataError(str(path), "input is not a study-assistant feedback prompt", record=index)
+    return parts
+
+
+def split_feedback_request(prompt: str) -> tuple[str, str, str] | None:
+    """(question, the model's answer, the true answer) of a feedback-mode prompt in the
+    paper's wording; None for any other prompt."""
     match = _REQUEST.match(prompt)
     if match is None:
-        raise DataError(str(path), "input is not a study-assistant feedback prompt", record=index)
+        return None
     return match["question"], _tidy_answer(match["answer"]), _tidy_answer(match["target"])
 
 
