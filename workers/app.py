@@ -60,7 +60,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Task events cost a third of a chunk's time on small chunks. Off by default: Flower
         # switches them on in every worker while it runs (its --enable_events, on by default).
         "worker_send_task_events": False,
-        "include": ["workers.tasks"],
+        "include": ["workers.tasks", "workers.training_tasks"],
         "beat_schedule": beat_schedule(settings),
     }
 

@@ -19,7 +19,7 @@ from salam.errors import SalamError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from salam.cli import doctor, evaluate, jobs, run_command, services
+    from salam.cli import db, doctor, evaluate, finetune, jobs, run_command, services, traces
 
     parser = argparse.ArgumentParser(
         prog="salam", description="LLMs that learn from their mistakes (SALAM) as a job system."
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"salam {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (run_command, evaluate, jobs, services, doctor):
+    for module in (run_command, evaluate, jobs, traces, finetune, services, db, doctor):
         module.register(subcommands)
     return parser
 
