@@ -1,9 +1,10 @@
 """What is kept: SQLModel tables, engine and session helpers, keyword-only data functions.
 
-Uses only `salam.settings`. Schema: `create_all` on first use creates missing tables; a
-change to an existing table needs a migration (Alembic over `SQLModel.metadata`).
+Uses only `salam.settings`. Schema: the Alembic migrations in `models/migrations`, applied on
+first use (`models.schema`); a change to a table is a new migration there.
 """
 
+from models.claims import Claim, claim_examples
 from models.engine import (
     default_database_url,
     dispose_engines,
@@ -11,8 +12,28 @@ from models.engine import (
     session_scope,
     use_database,
 )
+from models.examples import (
+    add_examples,
+    get_examples,
+    record_examples_of_traces,
+    trace_source,
+    unclaimed_example_count,
+)
+from models.finetune_jobs import (
+    JobResult,
+    Progress,
+    cancel_job,
+    complete_job,
+    fail_job,
+    get_job,
+    latest_jobs,
+    record_progress,
+    release_examples,
+    start_job,
+)
 from models.memory_rows import StoredMistake, new_first_try_correct, new_mistakes
 from models.pending import PendingQuestion, pending_questions
+from models.recovery import first_error, last_write_at, reopen_failed, running_runs
 from models.runs import (
     QUESTION_FIELDS,
     RunActivity,
@@ -44,6 +65,28 @@ from models.tables import (
     Trace,
     saved_id,
 )
+from models.training_tables import (
+    BASE_VERSION,
+    JOB_CANCELLED,
+    JOB_ENDED,
+    JOB_FAILED,
+    JOB_QUEUED,
+    JOB_RUNNING,
+    JOB_STATES,
+    JOB_SUCCEEDED,
+    AssistantVersion,
+    FinetuneJob,
+    TrainingExample,
+)
+from models.versions import (
+    activate_version,
+    active_version,
+    add_version,
+    get_version,
+    list_versions,
+    roll_back_version,
+    use_base_model,
+)
 from models.work import (
     analyses_at,
     analyses_of_attempts,
@@ -58,7 +101,15 @@ from models.work import (
 )
 
 __all__ = [
+    "BASE_VERSION",
     "FINAL_STATES",
+    "JOB_CANCELLED",
+    "JOB_ENDED",
+    "JOB_FAILED",
+    "JOB_QUEUED",
+    "JOB_RUNNING",
+    "JOB_STATES",
+    "JOB_SUCCEEDED",
     "QUESTION_CORRECT",
     "QUESTION_FAILED",
     "QUESTION_FIELDS",
@@ -67,30 +118,51 @@ __all__ = [
     "RUN_FINISHED",
     "RUN_RUNNING",
     "Analysis",
+    "AssistantVersion",
     "Attempt",
+    "Claim",
+    "FinetuneJob",
     "Guideline",
+    "JobResult",
     "PendingQuestion",
+    "Progress",
     "Question",
     "Run",
     "RunActivity",
     "StoredMistake",
     "Trace",
+    "TrainingExample",
+    "activate_version",
+    "active_version",
+    "add_examples",
+    "add_version",
     "analyses_at",
     "analyses_of_attempts",
     "attempts_at",
+    "cancel_job",
+    "claim_examples",
+    "complete_job",
     "create_run",
     "default_database_url",
     "dispose_engines",
+    "fail_job",
     "final_outcomes",
     "finish_if_empty",
+    "first_error",
     "first_try_outcomes",
     "get_attempts",
     "get_engine",
+    "get_examples",
+    "get_job",
     "get_questions",
     "get_run",
     "get_runs",
+    "get_version",
     "guidelines_of",
+    "last_write_at",
+    "latest_jobs",
     "latest_runs",
+    "list_versions",
     "new_first_try_correct",
     "new_mistakes",
     "pending_questions",
@@ -98,11 +170,21 @@ __all__ = [
     "questions_with_attempts",
     "record_analyses",
     "record_attempts",
+    "record_examples_of_traces",
     "record_guidelines",
+    "record_progress",
     "record_traces",
+    "release_examples",
+    "reopen_failed",
+    "roll_back_version",
     "run_activity",
+    "running_runs",
     "saved_id",
     "session_scope",
     "settle_questions",
+    "start_job",
+    "trace_source",
+    "unclaimed_example_count",
+    "use_base_model",
     "use_database",
 ]

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from models import (
     QUESTION_CORRECT,
     Run,
     final_outcomes,
+    first_error,
     first_try_outcomes,
     get_runs,
     saved_id,
     session_scope,
 )
 from salam.errors import ConfigError
+from salam.lifecycle import BACKEND_FAILURE
 from salam.report import StrategyScores, score_by_task
 
 
@@ -57,3 +60,39 @@ def _row(label: str, outcomes: Sequence[tuple[str, str, bool]]) -> StrategyScore
     keys = [qid for qid, _, _ in outcomes]
     tasks = [task for _, task, _ in outcomes]
     return score_by_task(label, tasks, [correct for _, _, correct in outcomes], keys)
+
+
+@dataclass(frozen=True)
+class FailureNote:
+    """Questions of a run that failed, and the first reason recorded."""
+
+    run_id: int
+    failed: int
+    total: int
+    first_error: str | None
+
+    @property
+    def all_failed(self) -> bool:
+        return self.failed == self.total > 0
+
+    def describe(self) -> str:
+        reason = f"; first error: {self.first_error}" if self.first_error else ""
+        return (
+            f"run {self.run_id}: {self.failed} of {self.total} questions failed{reason}; "
+            f"`salam submit --resume {self.run_id} --retry-failed` tries them again"
+        )
+
+
+def failure_notes(run_ids: Sequence[int]) -> list[FailureNote]:
+    """A note for each run with failed questions."""
+    with session_scope() as session:
+        return [
+            FailureNote(
+                saved_id(run),
+                run.failed,
+                run.total,
+                first_error(session=session, run_id=saved_id(run), backend_failure=BACKEND_FAILURE),
+            )
+            for run in get_runs(session=session, run_ids=list(run_ids))
+            if run.failed
+        ]

@@ -17,14 +17,14 @@ from models import (
     question_ids,
     session_scope,
 )
-from producers.publishing import publish_answers, publish_predictions
 from salam.data.splits import SPLIT_NAMES, SplitName
-from salam.errors import ConfigError, DataError
+from salam.errors import BrokerUnavailable, ConfigError, DataError
 from salam.lifecycle import RETRY_STRATEGY
 from salam.masking import mask_urls_in_values
 from salam.records import QuestionRecord
 from salam.settings import Settings
 from salam.strategies import STRATEGIES, Strategy, needs_memory
+from workers.publishing import publish_answers, publish_predictions
 
 Mode = Literal["gather", "exam"]
 MODES: tuple[Mode, ...] = ("gather", "exam")
@@ -104,10 +104,16 @@ def submit_questions(
         finish_if_empty(session=session, run_id=run_id)
         ids = question_ids(session=session, run_id=run_id)
     chunk_size = submission.chunk_size or settings.chunk_size
-    if run.strategy == "agent":
-        publish_predictions(run_id, ids, chunk_size)
-    else:
-        publish_answers(run_id, ids, 0, chunk_size)
+    try:
+        if run.strategy == "agent":
+            publish_predictions(run_id, ids, chunk_size)
+        else:
+            publish_answers(run_id, ids, 0, chunk_size)
+    except BrokerUnavailable as err:
+        raise BrokerUnavailable(
+            f"{err}; run {run_id} is stored: `salam submit --resume {run_id}` queues it once "
+            "the broker is up (beat's watchdog does too, after SALAM_STALL_MINUTES)"
+        ) from err
     return run_id
 
 

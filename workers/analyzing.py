@@ -87,6 +87,7 @@ def _feedback(
         loaded.llm,
         loaded.params,
     )
+    resources.retry_if_passing(loaded, results)
     # The memory key is the question text, so its vector does not depend on the feedback.
     keys = resources.embedder().encode([row.prompt for row in rows])
     analyses = [
@@ -128,6 +129,7 @@ def predict_chunk(run_id: int, question_ids: Sequence[int]) -> list[FollowUp]:
         results = predict_mistakes(
             [question_record(question) for question in todo], loaded.llm, loaded.params
         )
+        resources.retry_if_passing(loaded, results)
         analyses = [
             _analysis(run_id, saved_id(question), None, result, loaded.llm.model_id)
             for question, result in zip(todo, results, strict=True)

@@ -19,6 +19,7 @@ from models import (
     attempts_at,
     questions_with_attempts,
     record_attempts,
+    record_examples_of_traces,
     record_traces,
     saved_id,
     session_scope,
@@ -33,6 +34,7 @@ from salam.pipeline import (
     answer_questions,
     retrieve_contexts,
 )
+from salam.prompts import PROMPT_VERSION
 from salam.settings import get_settings
 from salam.strategies import needs_memory
 from workers import resources
@@ -56,7 +58,7 @@ def answer_chunk(run_id: int, question_ids: Sequence[int], iteration: int) -> li
     with session_scope(write=True) as session:
         stored = _stored_attempts(session, run_id, question_ids, iteration, attempts)
         if iteration > 0:
-            record_traces(session=session, traces=_traces(session, stored, iteration))
+            _record_traces(session, stored, iteration)
         pending = [q for q in questions if q.status == QUESTION_PENDING and q.id in stored]
         outcomes, mistakes = judge(run.rules, [stored[q.id] for q in pending if q.id is not None])
         settle_questions(session=session, run_id=run_id, outcomes=outcomes)
@@ -131,6 +133,7 @@ def ask_main_llm(
         contexts,
         constrain=get_settings().constrain_answers,
     )
+    resources.retry_if_passing(loaded, results)
     return [
         _attempt(run_id, saved_id(question), iteration, result, loaded)
         for question, result in zip(questions, results, strict=True)
@@ -171,6 +174,18 @@ def judge(rules: RunRules, attempts: Sequence[Attempt]) -> tuple[dict[int, str],
         else:
             mistakes.append(attempt)
     return outcomes, mistakes
+
+
+def _record_traces(session: Session, retries: dict[int, Attempt], iteration: int) -> None:
+    """The retries' traces and, in the same transaction, the training example of each
+    successful one: a successful trace never exists without its example."""
+    traces = _traces(session, retries, iteration)
+    record_traces(session=session, traces=traces)
+    record_examples_of_traces(
+        session=session,
+        analysis_ids=[trace.analysis_id for trace in traces if trace.successful],
+        prompt_version=PROMPT_VERSION,
+    )
 
 
 def _traces(session: Session, retries: dict[int, Attempt], iteration: int) -> list[Trace]:

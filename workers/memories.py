@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from models import StoredMistake, new_first_try_correct, new_mistakes
 from salam.embedding import vector_from_bytes
+from salam.lifecycle import stated_answer
 from salam.memory import GuidelineMemory, MemoryEntry, memory_from_settings
 from salam.pipeline import correct_entry, mistake_entry
 from salam.settings import get_settings
@@ -62,7 +63,7 @@ class StoredMemory:
 def _entry(mistake: StoredMistake) -> MemoryEntry:
     return mistake_entry(
         question_record(mistake.question),
-        mistake.answer,
+        stated_answer(mistake.answer, mistake.output),
         mistake.guideline,
         entry_id=f"mistake:{mistake.analysis_id}",
     )

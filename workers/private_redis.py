@@ -41,8 +41,11 @@ def free_loopback_port() -> int:
 class PrivateRedis:
     """Start with `start()`, stop with `stop()` (or use as a context manager)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, persistent: bool = True) -> None:
         self.folder = folder
+        # Append-only file: queued chunks survive a restart of this Redis (fsync every second,
+        # so a crash loses at most the last second; a shutdown loses nothing).
+        self.persistent = persistent
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -51,15 +54,17 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> str:
+        """Start the server (again on the same port, after a `stop`); returns its URL."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.port = free_loopback_port()
+        self.port = self.port or free_loopback_port()
         command = [
             str(redis_server_binary()),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.folder.resolve()),
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.persistent else "no",
+            "--appendfsync", "everysec",
             "--daemonize", "no",
         ]  # fmt: skip
         self.process = start_process(command, env={}, log_path=self.folder / "redis.log")

@@ -16,11 +16,24 @@ QUEUES = (LLM_QUEUE, ASSISTANT_QUEUE, FINETUNE_QUEUE)
 ANSWER_TASK = "salam.answer"
 ANALYZE_TASK = "salam.analyze"
 PREDICT_TASK = "salam.predict"
+# The tasks that carry (run id, ids...) of questions; their messages name the run first.
+CHUNK_TASKS = (ANSWER_TASK, ANALYZE_TASK, PREDICT_TASK)
+WATCHDOG_TASK = "salam.watchdog"
+BATCH_TASK = "salam.batch_examples"
+FINETUNE_TASK = "salam.finetune"
 
 ROUTES = {
     ANSWER_TASK: {"queue": LLM_QUEUE},
     ANALYZE_TASK: {"queue": ASSISTANT_QUEUE},
     PREDICT_TASK: {"queue": ASSISTANT_QUEUE},
+    # The batching tick takes milliseconds and must not wait behind a training job of an hour
+    # on `finetune`. `llm` is the queue every deployment serves (no run moves without it), so
+    # the tick always runs; behind a long backlog of chunks it runs late, which only delays a
+    # batch, and piled-up ticks are harmless: a claim with too few free examples does nothing.
+    BATCH_TASK: {"queue": LLM_QUEUE},
+    # The same reasoning: a tick of milliseconds, on the queue every deployment serves.
+    WATCHDOG_TASK: {"queue": LLM_QUEUE},
+    FINETUNE_TASK: {"queue": FINETUNE_QUEUE},
 }
 
 

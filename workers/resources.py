@@ -8,14 +8,16 @@ not survive the fork). `worker_process_init` empties the holder in each new chil
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from celery.signals import worker_process_init
 
 from salam.embedding import Embedder, load_embedder
+from salam.errors import TransientBackendError
 from salam.llm import LLM, GenerationParams, generation_params, make_llm
+from salam.pipeline import AnalysisResult, AnswerResult, passing_failures
 from salam.settings import DEFAULT_EMBEDDER, get_settings
 
 T = TypeVar("T")
@@ -29,6 +31,18 @@ class LoadedLLM:
     llm: LLM
     params: GenerationParams
     backend: str
+
+
+def retry_if_passing(loaded: LoadedLLM, results: Sequence[AnswerResult | AnalysisResult]) -> None:
+    """Raise a transient error when some of a chunk's calls failed for a reason that may pass
+    (server overloaded, restarting, unreachable): the task retries the chunk within its time
+    budget, and nothing of it is written, so no question is failed for a passing reason."""
+    failures = passing_failures(results)
+    if failures:
+        raise TransientBackendError(
+            loaded.llm.model_id,
+            f"{len(failures)} of {len(results)} calls failed for a passing reason: {failures[0]}",
+        )
 
 
 def main_llm() -> LoadedLLM:

@@ -37,6 +37,14 @@ def register(subcommands: Subcommands) -> None:
     report.add_argument("--verbose", action="store_true", help="per-task accuracies too")
     report.set_defaults(handler=report_command)
 
+    watchdog = subcommands.add_parser(
+        "watchdog",
+        help="resume stuck runs now (beat does it every SALAM_WATCHDOG_INTERVAL seconds)",
+        description="Hand back chunks held by workers that died, and resume every running run "
+        "that the broker holds nothing of and that wrote nothing for SALAM_STALL_MINUTES.",
+    )
+    watchdog.set_defaults(handler=watchdog_command)
+
 
 def _register_submit(subcommands: Subcommands) -> None:
     submit = subcommands.add_parser(
@@ -70,24 +78,43 @@ def _register_submit(subcommands: Subcommands) -> None:
         "--wait", action="store_true", help="show progress until the run finishes, then its table"
     )
     submit.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="with --wait: give up waiting (exit 1) after this long; the workers go on",
+    )
+    submit.add_argument(
         "--resume",
         type=int,
         metavar="RUN",
         help="requeue what RUN has not finished instead of submitting",
     )
+    submit.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --resume: also try again the questions that failed (a server, the database "
+        "or the broker gave out)",
+    )
     submit.set_defaults(handler=submit_command)
 
 
 def submit_command(args: argparse.Namespace) -> int:
-    from producers.resume import resume
     from producers.submit import Submission, submit
+    from workers.recovery import resume
 
     settings = get_settings()
+    if args.retry_failed and args.resume is None:
+        raise ConfigError("--retry-failed goes with --resume RUN")
+    if args.timeout is not None and not args.wait:
+        raise ConfigError("--timeout goes with --wait")
     if args.resume is not None:
-        plan = resume(args.resume, args.chunk_size or settings.chunk_size)
+        plan = resume(
+            args.resume, args.chunk_size or settings.chunk_size, retry_failed=args.retry_failed
+        )
+        reopened = f", reopened {plan.reopened} failed" if args.retry_failed else ""
         print(
             f"run {args.resume}: requeued {plan.requeued} questions, "
-            f"settled {len(plan.settle)} already decided"
+            f"settled {len(plan.settle)} already decided{reopened}"
         )
         run_id = args.resume
     else:
@@ -105,21 +132,24 @@ def submit_command(args: argparse.Namespace) -> int:
         run_id = submit(submission, settings)
         print(f"submitted run {run_id} ({submission.mode}, {args.dataset}, {submission.split})")
     if args.wait:
-        wait_and_report([run_id], quiet=args.quiet)
+        return wait_and_report([run_id], quiet=args.quiet, timeout_s=args.timeout)
     return 0
 
 
-def wait_and_report(run_ids: list[int], *, quiet: bool) -> None:
+def wait_and_report(run_ids: list[int], *, quiet: bool, timeout_s: float | None = None) -> int:
+    """Follow the runs to the end, print their table and what failed; 1 when every question
+    of a run failed (nothing in the table is the model's doing)."""
     from producers.results import run_scores
-    from salam.cli.progress import watch_runs
+    from salam.cli.progress import follow_runs, report_failures
     from salam.report import format_table
 
-    watch_runs(run_ids, quiet=quiet)
+    follow_runs(run_ids, quiet=quiet, timeout_s=timeout_s)
     print(format_table(run_scores(run_ids)))
+    return report_failures(run_ids)
 
 
 def status_command(args: argparse.Namespace) -> int:
-    from models import get_run, latest_runs, run_activity, session_scope
+    from models import RUN_RUNNING, get_run, latest_runs, run_activity, session_scope
     from salam.cli.progress import describe_queues
 
     with session_scope() as session:
@@ -142,7 +172,32 @@ def status_command(args: argparse.Namespace) -> int:
     finished = f", finished {run.finished_at:%Y-%m-%d %H:%M:%S}" if run.finished_at else ""
     print(f"  created {run.created_at:%Y-%m-%d %H:%M:%S}{finished}")
     print(f"  queues: {describe_queues()}")
+    for line in _troubles(args.run, running=run.status == RUN_RUNNING):
+        print(f"  {line}")
     return 0
+
+
+def _troubles(run_id: int, *, running: bool) -> list[str]:
+    """Why the run needs a hand: stuck (with the command that frees it), failed questions."""
+    from producers.results import failure_notes
+
+    lines = [note.describe() for note in failure_notes([run_id])]
+    if running:
+        lines.extend(_stuck_note(run_id))
+    return lines
+
+
+def _stuck_note(run_id: int) -> list[str]:
+    import redis
+
+    from workers.chunk_runs import broker_client
+    from workers.recovery import find_stuck_runs
+
+    try:
+        stuck = find_stuck_runs(broker_client(), stall_minutes=get_settings().stall_minutes)
+    except redis.RedisError as err:
+        return [f"cannot tell whether it is stuck: the broker does not answer ({err})"]
+    return [run.describe() for run in stuck if run.run_id == run_id]
 
 
 def _run_line(run: Run) -> str:
@@ -164,4 +219,12 @@ def report_command(args: argparse.Namespace) -> int:
     if args.plot:
         plot_scores(rows, args.plot, title=f"runs {', '.join(str(r) for r in run_ids)}")
         print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def watchdog_command(_args: argparse.Namespace) -> int:
+    from workers.tasks import watchdog
+
+    resumed = watchdog()
+    print(f"resumed {len(resumed)} stuck runs" + (f": {resumed}" if resumed else ""))
     return 0

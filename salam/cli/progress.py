@@ -31,17 +31,30 @@ def tqdm_progress(quiet: bool) -> Callable[[str, int], Advance]:
     return start
 
 
-def watch_runs(
-    run_ids: Sequence[int], *, quiet: bool, check: Callable[[], None] | None = None
+def follow_runs(
+    run_ids: Sequence[int],
+    *,
+    quiet: bool,
+    check: Callable[[], None] | None = None,
+    timeout_s: float | None = None,
 ) -> None:
-    """Show the runs' progress until every one is finished."""
+    """Show the runs' progress until every one is finished (or `timeout_s` passes)."""
     from producers.progress import wait_for_runs
 
     with ProgressDisplay(quiet=quiet) as display:
-        if check is None:
-            wait_for_runs(run_ids, show=display.show)
-        else:
-            wait_for_runs(run_ids, show=display.show, check=check)
+        wait_for_runs(
+            run_ids, show=display.show, check=check or (lambda: None), timeout_s=timeout_s
+        )
+
+
+def report_failures(run_ids: list[int]) -> int:
+    """Print a note per run with failed questions on stderr; 1 when a run failed entirely."""
+    from producers.results import failure_notes
+
+    notes = failure_notes(run_ids)
+    for note in notes:
+        print(f"salam: {note.describe()}", file=sys.stderr)
+    return 1 if any(note.all_failed for note in notes) else 0
 
 
 class ProgressDisplay:

@@ -71,6 +71,7 @@ def register(subcommands: Subcommands) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from models import use_database
+    from salam.cli.progress import report_failures
     from salam.strategies import parse_strategies
 
     settings = get_settings()
@@ -98,7 +99,7 @@ def run_command(args: argparse.Namespace) -> int:
             args, run_settings, split, strategies, check=lambda: _check_workers(workers)
         )
     _report(args, run_ids, time.perf_counter() - started)
-    return 0
+    return report_failures(run_ids)
 
 
 def _private_redis(stack: ExitStack, output: Path) -> str:
@@ -184,9 +185,9 @@ def _gather_then_examine(
 
 
 def _wait(run_ids: list[int], quiet: bool, check: Callable[[], None]) -> None:
-    from salam.cli.progress import watch_runs
+    from salam.cli.progress import follow_runs
 
-    watch_runs(run_ids, quiet=quiet, check=check)
+    follow_runs(run_ids, quiet=quiet, check=check)
 
 
 def _report(args: argparse.Namespace, run_ids: list[int], seconds: float) -> None:

@@ -64,6 +64,8 @@ class Completion:
     latency_s: float = 0.0
     error: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # The failure may pass (server overloaded, restarting, unreachable): worth another try later.
+    transient: bool = False
 
     @property
     def ok(self) -> bool:

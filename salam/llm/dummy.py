@@ -9,9 +9,11 @@ option); otherwise a short sentence naming one label of the prompt's "Options:" 
 A question may script what happens to it, for tests of the question life cycle: a
 directive `[dummy main=C,B sa=junk]` anywhere in its text says
 - `main=…`: the main LLM's output on a prompt that shows n retrieved guidelines is the n-th
-  item (the last one from then on): a label (`B` gives "(B)"), `empty` (no text) or `error`
-  (the backend fails);
-- `sa=…`: the study assistant's output: `error` (the backend fails) or `junk` (not JSON).
+  item (the last one from then on): a label (`B` gives "(B)"), `empty` (no text), `error`
+  (the backend fails for good) or `crash` (the process kills itself, as a worker that dies);
+- `sa=…`: the study assistant's output: `error`, `junk` (not JSON) or `crash`;
+- `down-until=T`: until the Unix time T, every call about the question fails as a server
+  that is down would (a transient failure, worth retrying).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import re
+import signal
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +37,8 @@ _SCRIPT = re.compile(r"\[dummy ([^\]]*)\]")
 # The exam prompt's heading over retrieved guidelines (salam.prompts), one numbered line each.
 _SHOWN_GUIDELINES = re.compile(r"^Guidelines from past mistakes:\n((?:\d+\. .*\n?)+)", re.MULTILINE)
 SCRIPTED_ERROR = "dummy: scripted backend failure"
+SCRIPTED_OUTAGE = "dummy: scripted outage (connection refused)"
+_META = {"backend": "dummy"}
 
 # Generic on purpose: no letter on its own and no option text, so none reads as an answer.
 _REASONS = (
@@ -81,11 +87,9 @@ class DummyLLM(LLM):
         return [self._complete(prompt, params) for prompt in prompts]
 
     def _complete(self, prompt: Prompt, params: GenerationParams) -> Completion:
-        scripted = _scripted_output(prompt)
+        scripted = _scripted_completion(prompt)
         if scripted is not None:
-            if scripted == "error":
-                return Completion("", error=SCRIPTED_ERROR, meta={"backend": "dummy"})
-            return Completion(scripted, meta={"backend": "dummy"})
+            return scripted
         pick = _pick(self.seed, prompt.text)
         text = _output(prompt.constraint or Constraint(), prompt.text, pick)
         if not (prompt.constraint and prompt.constraint.choices):
@@ -98,24 +102,34 @@ class DummyLLM(LLM):
         )
 
 
-def _scripted_output(prompt: Prompt) -> str | None:
-    """The output the prompt's question scripts for this role, if it scripts one."""
+def _scripted_completion(prompt: Prompt) -> Completion | None:
+    """The completion the prompt's question scripts for this role, if it scripts one."""
     found = _SCRIPT.search(prompt.text)
     if found is None:
         return None
     script = dict(item.partition("=")[::2] for item in found.group(1).split())
+    if time.time() < float(script.get("down-until", 0)):
+        return Completion("", error=SCRIPTED_OUTAGE, transient=True, meta=dict(_META))
     assistant = prompt.constraint is not None and prompt.constraint.json_schema is not None
+    output = script.get("sa") if assistant else _main_output(script, prompt.text)
+    if output is None:
+        return None
+    if output == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if output == "error":
+        return Completion("", error=SCRIPTED_ERROR, meta=dict(_META))
     if assistant:
-        return {"error": "error", "junk": "I would rather not say."}.get(script.get("sa", ""))
+        return Completion("I would rather not say.", meta=dict(_META)) if output == "junk" else None
+    return Completion("" if output == "empty" else f"({output})", meta=dict(_META))
+
+
+def _main_output(script: dict[str, str], text: str) -> str | None:
     if "main" not in script:
         return None
     outputs = script["main"].split(",")
-    shown = _SHOWN_GUIDELINES.search(prompt.text)
+    shown = _SHOWN_GUIDELINES.search(text)
     guidelines = len(shown.group(1).strip().splitlines()) if shown else 0
-    output = outputs[min(guidelines, len(outputs) - 1)]
-    if output in ("error", "empty"):
-        return "error" if output == "error" else ""
-    return f"({output})"
+    return outputs[min(guidelines, len(outputs) - 1)]
 
 
 def _pick(seed: int, text: str) -> int:

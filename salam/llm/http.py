@@ -157,6 +157,7 @@ class Failure:
             latency_s=self.latency_s,
             error=str(self.error),
             meta={"error_type": type(self.error).__name__, "attempts": self.attempts},
+            transient=isinstance(self.error, TransientBackendError),
         )
 
 

@@ -132,7 +132,9 @@ def test_settling_counts_each_question_once_and_finishes_the_run(url: str) -> No
         settle_questions(session=session, run_id=run_id, outcomes={ids[2]: QUESTION_FAILED})
     with session_scope(url=url) as session:
         run = get_run(session=session, run_id=run_id)
-        outcomes_read = sorted(state for _, _, state in final_outcomes(session=session, run_id=run_id))
+        outcomes_read = sorted(
+            state for _, _, state in final_outcomes(session=session, run_id=run_id)
+        )
     assert run is not None and run.status == RUN_FINISHED and run.finished_at is not None
     assert outcomes_read == [QUESTION_CORRECT, QUESTION_FAILED, QUESTION_WRONG]
 

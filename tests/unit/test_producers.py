@@ -24,13 +24,13 @@ from models import (
     settle_questions,
     use_database,
 )
-from producers import resume as resume_module
 from producers import submit as submit_module
-from producers.resume import plan_resume
 from producers.submit import Submission, submit, submit_questions
 from salam.data import generate_benchmark
 from salam.errors import ConfigError, DataError
 from salam.settings import Settings
+from workers import recovery as resume_module
+from workers.recovery import plan_resume
 
 
 @pytest.fixture

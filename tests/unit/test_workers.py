@@ -34,8 +34,8 @@ from salam.settings import Settings
 from workers import resources
 from workers.analyzing import analyze_chunk, predict_chunk
 from workers.answering import answer_chunk
+from workers.chunk_runs import fail_chunk
 from workers.queues import ANALYZE_TASK, ANSWER_TASK
-from workers.tasks import fail_chunk
 
 HINT = "Count each step once more"
 
@@ -211,12 +211,13 @@ def test_a_chunk_given_up_fails_only_its_pending_questions(
     run_id = _submit(mode="exam")
     ids = _ids(run_id)
     answer_chunk(run_id, ids[:2], 0)
-    assert fail_chunk(ANSWER_TASK, [run_id, ids[:4], 0]) == 2
-    assert fail_chunk(ANSWER_TASK, [run_id, ids[:4], 0]) == 0
+    assert fail_chunk(ANSWER_TASK, [run_id, ids[:4], 0], "server gone") == 2
+    assert fail_chunk(ANSWER_TASK, [run_id, ids[:4], 0], "server gone") == 0
     run = _run(run_id)
     assert (run.wrong, run.failed, run.finished) == (2, 2, 4)
     assert answer_chunk(run_id, ids[:4], 0) == []  # failed questions are not answered later
-    assert len(_all(Attempt, run_id)) == 2
+    errors = sorted((a.question_id, a.error) for a in _all(Attempt, run_id) if a.error)
+    assert errors == [(ids[2], "server gone"), (ids[3], "server gone")], "the reason is kept"
     with session_scope() as session:
         states = {q: session.get(Question, q).status for q in ids[2:4]}  # type: ignore[union-attr]
     assert set(states.values()) == {QUESTION_FAILED}

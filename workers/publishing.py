@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import kombu.exceptions
+import redis
+
+from salam.errors import BrokerUnavailable
 from workers.app import app
 from workers.queues import ANALYZE_TASK, ANSWER_TASK, PREDICT_TASK
+
+# How long a publisher keeps trying a broker that does not answer before it says so.
+PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.5, "interval_step": 1, "interval_max": 2}
 
 
 def in_chunks(ids: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -32,7 +39,19 @@ def _publish(task: str, argument_lists: Sequence[tuple[Any, ...]]) -> int:
     """Send the tasks over one broker connection; returns how many were sent."""
     if not argument_lists:
         return 0
-    with app.producer_or_acquire() as producer:
-        for arguments in argument_lists:
-            app.send_task(task, args=list(arguments), producer=producer)
+    try:
+        with app.producer_or_acquire() as producer:
+            for arguments in argument_lists:
+                app.send_task(
+                    task,
+                    args=list(arguments),
+                    producer=producer,
+                    retry=True,
+                    retry_policy=PUBLISH_RETRY,
+                    # Results live in the database; subscribing to one would also tie the
+                    # publisher to the result backend.
+                    ignore_result=True,
+                )
+    except (kombu.exceptions.OperationalError, redis.RedisError, OSError) as err:
+        raise BrokerUnavailable(f"cannot reach the broker {app.conf.broker_url} ({err})") from err
     return len(argument_lists)
