@@ -1,14 +1,12 @@
 """The `local` backend: a transformers model in this process, SmolLM2-135M-Instruct by default.
 
-Prompts constrained to choices take the one-forward-pass path of `local_choice`. A JSON-schema
-constraint cannot be enforced here: the answer is started with the object's opening (see
-`json_prefill`) so that the model writes an object, and `meta["constraint"]` says that the
-constraint was only guided. Everything else is free generation.
+Prompts constrained to choices take the one-forward-pass path of `local_choice`. Prompts with
+a JSON schema are sampled under its grammar (`local_grammar`), so their output always parses.
+Everything else is free generation.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,23 +14,25 @@ from salam.errors import ConfigError
 from salam.llm.base import LLM, Completion, GenerationParams, Prompt
 from salam.llm.local_choice import answer_choices
 from salam.llm.local_generate import generate_texts
-from salam.llm.local_model import DTYPES, LoadedModel, load_model
+from salam.llm.local_grammar import schema_grammar
+from salam.llm.local_hardware import DTYPES
+from salam.llm.local_model import LoadedModel, load_model
 from salam.llm.model_files import locate_model
 from salam.llm.role import RoleConfig
 from salam.settings import Settings
 
-GUIDED = "json_schema (guided, not enforced)"
+JSON_SCHEMA = "json_schema"
 
 
 class LocalLLM(LLM):
     """Batched generation with a model loaded on first use, once per process.
 
     `model`: None or "" for the bundled SmolLM2 GGUF, a `.gguf` path, or a transformers model
-    folder. `device`: auto, cpu, cuda, cuda:N, mps. `dtype`: auto (bfloat16 on CUDA, float32
-    elsewhere), float32, bfloat16, float16. `batch_size`: prompts per forward pass.
+    folder. `device`: auto, cpu, cuda, cuda:N, mps. `dtype`: auto (chosen by the hardware, see
+    `local_hardware`), float32, bfloat16, float16. `batch_size`: prompts per forward pass.
 
     Choice-constrained prompts are always answered greedily: sampling parameters apply to free
-    and JSON-guided generation only.
+    and JSON-schema generation only.
     """
 
     name = "local"
@@ -80,21 +80,22 @@ class LocalLLM(LLM):
         results: list[Completion | None] = [None] * len(prompts)
         choice = [i for i, prompt in enumerate(prompts) if _has_choices(prompt)]
         rest = [i for i in range(len(prompts)) if not _has_choices(prompts[i])]
-        guided = [i for i in rest if _schema(prompts[i]) is not None]
+        schema = [i for i in rest if _schema(prompts[i]) is not None]
         free = [i for i in rest if _schema(prompts[i]) is None]
         answers = answer_choices(loaded, [prompts[i] for i in choice], self.batch_size)
         for index, completion in zip(choice, answers, strict=True):
             results[index] = completion
-        texts = generate_texts(
-            loaded,
-            [prompts[i] for i in guided + free],
-            params,
-            self.batch_size,
-            prefills=[json_prefill(_schema(prompts[i])) for i in guided] + [""] * len(free),
+        grammars = [
+            schema_grammar(_schema(prompts[i]) or {}, params.max_new_tokens) for i in schema
+        ]
+        constrained = generate_texts(
+            loaded, [prompts[i] for i in schema], params, self.batch_size, grammars=grammars
         )
-        for position, (index, completion) in enumerate(zip(guided + free, texts, strict=True)):
-            if position < len(guided):
-                completion.meta["constraint"] = GUIDED
+        for index, completion in zip(schema, constrained, strict=True):
+            completion.meta["constraint"] = JSON_SCHEMA
+            results[index] = completion
+        texts = generate_texts(loaded, [prompts[i] for i in free], params, self.batch_size)
+        for index, completion in zip(free, texts, strict=True):
             results[index] = completion
         return [result for result in results if result is not None]
 
@@ -105,19 +106,3 @@ def _has_choices(prompt: Prompt) -> bool:
 
 def _schema(prompt: Prompt) -> dict[str, Any] | None:
     return prompt.constraint.json_schema if prompt.constraint is not None else None
-
-
-def json_prefill(schema: dict[str, Any] | None) -> str:
-    """The start of the answer: the object's first required string key, opened.
-
-    SmolLM2 asked for a JSON object often writes prose first; started inside the object it
-    writes the object (see `benchmarks/local_throughput.py --json` for the parse rates).
-    """
-    schema = schema or {}
-    properties = schema.get("properties") or {}
-    first = next(iter(schema.get("required") or properties), None)
-    if first is None or schema.get("type", "object") != "object":
-        return "{"
-    if (properties.get(first) or {}).get("type") != "string":
-        return json.dumps({first: None})[:-5]  # '{"key": '
-    return json.dumps({first: ""})[:-2]  # '{"key": "'

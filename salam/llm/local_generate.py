@@ -1,4 +1,5 @@
-"""Free generation with transformers' `generate`: left-padded batches of similar length."""
+"""Generation with transformers' `generate`: left-padded batches of similar length, free or
+constrained by a grammar per prompt."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
+from transformers import LogitsProcessorList
 
 from salam.llm.base import Completion, GenerationParams, Prompt
+from salam.llm.local_grammar import GrammarLogitsProcessor, grammar_tokenizer
 from salam.llm.local_model import LoadedModel, batches_by_length
 from salam.llm.local_template import encode_prompt
 
@@ -20,8 +23,10 @@ def generate_texts(
     params: GenerationParams,
     batch_size: int,
     prefills: Sequence[str] | None = None,
+    grammars: Sequence[str] | None = None,
 ) -> list[Completion]:
-    """One completion per prompt. A prefill starts the answer and is part of its text.
+    """One completion per prompt. A prefill starts the answer and is part of its text; a
+    grammar (see `local_grammar`) constrains the answer of its prompt.
 
     Sampling draws from one generator seeded with `params.seed`, batch after batch in a fixed
     order, so the same call gives the same texts.
@@ -46,7 +51,8 @@ def generate_texts(
         for positions in batches_by_length([len(encoded[i]) for i in fitting], batch_size):
             batch = [fitting[position] for position in positions]
             started = time.perf_counter()
-            outputs = _generate_batch(loaded, [encoded[i] for i in batch], params)
+            batch_grammars = [grammars[i] for i in batch] if grammars is not None else None
+            outputs = _generate_batch(loaded, [encoded[i] for i in batch], params, batch_grammars)
             latency = (time.perf_counter() - started) / len(batch)
             for index, new_ids in zip(batch, outputs, strict=True):
                 results[index] = _completion(
@@ -69,7 +75,10 @@ def _seeded(device: torch.device, seed: int | None) -> Iterator[None]:
 
 @torch.inference_mode()
 def _generate_batch(
-    loaded: LoadedModel, rows: list[list[int]], params: GenerationParams
+    loaded: LoadedModel,
+    rows: list[list[int]],
+    params: GenerationParams,
+    grammars: list[str] | None,
 ) -> list[list[int]]:
     width = max(len(row) for row in rows)
     input_ids = torch.full((len(rows), width), loaded.pad_id, dtype=torch.long)
@@ -77,7 +86,10 @@ def _generate_batch(
     for index, row in enumerate(rows):
         input_ids[index, width - len(row) :] = torch.tensor(row, dtype=torch.long)
         attention_mask[index, width - len(row) :] = 1
-    extra = {"tokenizer": loaded.tokenizer} if params.stop else {}
+    extra: dict[str, Any] = {"tokenizer": loaded.tokenizer} if params.stop else {}
+    if grammars is not None:
+        processor = GrammarLogitsProcessor(grammar_tokenizer(loaded), grammars)
+        extra["logits_processor"] = LogitsProcessorList([processor])
     output = loaded.model.generate(
         input_ids=input_ids.to(loaded.device),
         attention_mask=attention_mask.to(loaded.device),

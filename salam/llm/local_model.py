@@ -1,11 +1,14 @@
 """A transformers model loaded once per process and shared by every LocalLLM that names it.
 
-Loading is lazy: nothing is read before the first generation, so a Celery parent process
-that forks workers never holds a model (and never touches CUDA) before the fork.
+A GGUF model is loaded from its plain copy in the cache (see `model_cache`), in the dtype that
+suits the hardware (see `local_hardware`). Loading is lazy: nothing is read before the first
+generation, so a Celery parent process that forks workers never holds a model (and never
+touches CUDA) before the fork.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,10 +16,13 @@ from typing import Any
 
 import torch
 
-from salam.errors import BackendError, ConfigError
+from salam.errors import BackendError
+from salam.llm.local_hardware import DTYPES as DTYPES  # read from here by salam.finetune
+from salam.llm.local_hardware import choose_dtype, resolve_device
+from salam.llm.model_cache import plain_model_folder
 from salam.llm.model_files import ModelFiles
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+logger = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -39,6 +45,7 @@ class LoadedModel:
     head_states: dict[tuple[int, ...], Any] = field(default_factory=dict)
     choice_plans: dict[tuple[str, ...], Any] = field(default_factory=dict)
     token_texts: list[str] | None = None
+    grammar_tokenizer: Any = None
 
 
 _LOADED: dict[tuple[ModelFiles, str, str], LoadedModel] = {}
@@ -56,57 +63,45 @@ def load_model(files: ModelFiles, device: str, dtype: str) -> LoadedModel:
     return loaded
 
 
-def resolve_device(device: str) -> torch.device:
-    """`auto`: CUDA when there is a GPU, else Apple's MPS, else the CPU."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as err:
-        raise ConfigError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps") from err
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA GPU")
-    return resolved
-
-
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """`auto`: bfloat16 on a GPU that has it, float32 elsewhere.
-
-    float32 on the CPU because CPUs without bf16 instructions (AVX2 only) run a bf16 forward
-    pass several times slower than float32 (measured 6x on SmolLM2-135M).
-    """
-    if dtype != "auto":
-        if dtype not in DTYPES:
-            raise ConfigError(f"unknown dtype {dtype!r}: use auto, {', '.join(DTYPES)}")
-        return DTYPES[dtype]
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
-
-
 def _load(files: ModelFiles, device: torch.device, dtype: str) -> LoadedModel:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch_dtype = resolve_dtype(dtype, device)
-    source = {"gguf_file": files.gguf_file} if files.gguf_file else {}
+    choice = choose_dtype(dtype, device)
+    logger.info("local model %s on %s in %s", files.model_id, device, choice)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(files.folder, local_files_only=True, **source)
-        model: Any = AutoModelForCausalLM.from_pretrained(
-            files.folder, local_files_only=True, dtype=torch_dtype, **source
-        )
+        loadable = _loadable_files(files, choice.dtype)
+        return load_files(loadable, device, choice.dtype, model_id=files.model_id)
     except (OSError, ValueError, RuntimeError) as err:
         raise BackendError(files.model_id, f"cannot load the local model: {err}") from err
+
+
+def _loadable_files(files: ModelFiles, dtype: torch.dtype) -> ModelFiles:
+    """The plain copy of a GGUF model, or the GGUF itself where the cache cannot be written
+    (a read-only home in a container): slow, but the worker still runs."""
+    try:
+        plain = plain_model_folder(files, dtype)
+    except OSError as err:
+        logger.warning("%s; loading the GGUF file, slowly (set SALAM_CACHE_DIR)", err)
+        return files
+    return ModelFiles(plain) if plain != files.folder else files
+
+
+def load_files(
+    files: ModelFiles, device: torch.device, dtype: torch.dtype, *, model_id: str | None = None
+) -> LoadedModel:
+    """`files` loaded as they are: a GGUF file is dequantized (slow), a folder read."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source: dict[str, Any] = {"local_files_only": True}
+    if files.gguf_file is not None:
+        source["gguf_file"] = files.gguf_file
+    tokenizer = AutoTokenizer.from_pretrained(files.folder, **source)
+    model: Any = AutoModelForCausalLM.from_pretrained(files.folder, dtype=dtype, **source)
     model.to(device).eval()
     eos_ids = _eos_ids(model, tokenizer)
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
         device=device,
-        model_id=files.model_id,
+        model_id=model_id or files.model_id,
         pad_id=_pad_id(tokenizer, eos_ids),
         eos_ids=eos_ids,
         context_length=getattr(model.config, "max_position_embeddings", None),

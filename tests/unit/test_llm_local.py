@@ -5,21 +5,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from salam.assistant import parse_feedback_json
 from salam.errors import ConfigError
 from salam.llm.base import Constraint, GenerationParams, Prompt
-from salam.llm.local import GUIDED, LocalLLM, json_prefill
+from salam.llm.local import JSON_SCHEMA, LocalLLM
 from salam.llm.local_choice import FULL_SCORING, SINGLE_STEP, choice_plan, plan_choices
-from salam.llm.local_model import (
-    _LOADED,
-    LoadedModel,
-    batches_by_length,
-    load_model,
-    resolve_device,
-    resolve_dtype,
-)
+from salam.llm.local_model import _LOADED, LoadedModel, batches_by_length, load_model
 from salam.llm.local_template import encode_prompt
 from salam.llm.model_files import BUNDLED_FILE, locate_model
-from salam.prompts import FEEDBACK_SCHEMA
+from salam.prompts import FEEDBACK_SCHEMA, feedback_prompt
+from salam.records import QuestionRecord
 
 GREEDY = GenerationParams(max_new_tokens=8)
 
@@ -120,20 +115,6 @@ def test_construction_loads_nothing_and_checks_its_arguments(tmp_path: Path) -> 
         LocalLLM(str(gguf), batch_size=0)
 
 
-def test_device_and_dtype_defaults() -> None:
-    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
-    assert resolve_dtype("bfloat16", torch.device("cpu")) == torch.bfloat16
-    if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="no CUDA"):
-            resolve_device("cuda")
-
-
-def test_json_prefill_opens_the_first_required_key() -> None:
-    assert json_prefill(FEEDBACK_SCHEMA) == '{"reason": "'
-    assert json_prefill({"type": "object", "properties": {"n": {"type": "integer"}}}) == '{"n": '
-    assert json_prefill(None) == "{"
-
-
 # ---- with the bundled SmolLM2 ------------------------------------------------------------
 
 
@@ -223,7 +204,13 @@ def test_choice_sets_without_a_deciding_token_are_scored_in_full(
     assert completion.meta["decoding"] == FULL_SCORING
     reference = full_sequence_scores(loaded, prompt)
     assert completion.text == ("8", "80", "800")[reference.index(max(reference))]
-    assert list(completion.meta["choice_logprobs"].values()) == pytest.approx(reference, abs=1e-3)
+    # bf16 keeps 8 bits of mantissa: batched and single passes differ by up to about 1 %.
+    expected = (
+        pytest.approx(reference, abs=1e-3)
+        if loaded.model.dtype == torch.float32
+        else pytest.approx(reference, rel=2e-2)
+    )
+    assert list(completion.meta["choice_logprobs"].values()) == expected
 
 
 @pytest.mark.model
@@ -247,14 +234,32 @@ def test_seeded_sampling_is_reproducible(llm: LocalLLM) -> None:
 
 
 @pytest.mark.model
-def test_json_schema_is_guided_into_an_object(llm: LocalLLM) -> None:
-    prompt = Prompt(
-        f"{QUESTIONS[1]}\nReply with a JSON object with keys reason and guideline.",
-        constraint=Constraint(json_schema=FEEDBACK_SCHEMA),
+def test_the_study_assistant_always_writes_feedback_json(llm: LocalLLM) -> None:
+    mistakes = [question_record(question, index) for index, question in enumerate(QUESTIONS)]
+    prompts = [
+        Prompt(feedback_prompt(record, "(A)"), constraint=Constraint(json_schema=FEEDBACK_SCHEMA))
+        for record in mistakes
+    ]
+    # The paper's SA sampling, with a budget small enough for a quick test.
+    params = GenerationParams(max_new_tokens=64, temperature=1.0, top_k=50, seed=0)
+    for completion in llm.generate(prompts, params):
+        assert completion.meta["constraint"] == JSON_SCHEMA
+        assert completion.completion_tokens is not None and completion.completion_tokens <= 64
+        parsed = parse_feedback_json(completion.text)
+        assert parsed.failure is None, (parsed.detail, completion.text)
+
+
+def question_record(question: str, index: int) -> QuestionRecord:
+    options = tuple(line[4:] for line in question.splitlines() if line.startswith("("))
+    return QuestionRecord(
+        id=f"test/{index}",
+        benchmark="test",
+        task="test",
+        index=index,
+        prompt=question,
+        target="(B)",
+        options=options,
     )
-    completion = llm.generate([prompt], GenerationParams(max_new_tokens=16))[0]
-    assert completion.text.startswith('{"reason": "')
-    assert completion.meta["constraint"] == GUIDED
 
 
 @pytest.mark.model
