@@ -15,8 +15,9 @@ characters or more, and not contained in another option; "Yes" or "No" alone wou
 harmless advice). A free-form
 target is revealed by its own text as whole words (numbers below twenty also as words);
 a verdict target (True/False, Yes/No, valid/invalid) only when stated as the answer, and a
-one-character target is not checked. The reason is not checked: it explains the wrong answer
-and never reaches the main model.
+one-character target is not checked. The reason is checked the same way: it never reaches the
+main model, but it is stored with the guideline and becomes imitation-learning data, and an
+assistant trained on reasons that name the answer learns to name it.
 """
 
 from __future__ import annotations
@@ -65,11 +66,15 @@ class ParsedFeedback:
 
 
 def parse_feedback(output: str, record: QuestionRecord) -> ParsedFeedback:
-    """The feedback in `output`, rejected with LEAK when its guideline gives the answer away."""
+    """The feedback in `output`, rejected with LEAK when its guideline or its reason gives the
+    answer away."""
     parsed = parse_feedback_json(output)
     feedback = parsed.feedback
-    if feedback is not None and reveals_answer(feedback.guideline, record):
-        return ParsedFeedback(None, LEAK, f"guideline reveals the answer: {feedback.guideline}")
+    if feedback is None:
+        return parsed
+    for field, text in (("guideline", feedback.guideline), ("reason", feedback.reason)):
+        if reveals_answer(text, record):
+            return ParsedFeedback(None, LEAK, f"{field} reveals the answer: {text}")
     return parsed
 
 

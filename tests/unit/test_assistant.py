@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -143,6 +144,27 @@ def test_failures_are_named(output: str, failure: str) -> None:
     assert parsed.feedback is None
     assert parsed.failure == failure
     assert parsed.detail
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "The model picked (A), but the true answer is (B).",
+        "It missed that the text gives no evidence, so the right reply is Cannot answer.",
+    ],
+)
+def test_a_reason_that_reveals_the_answer_is_rejected_like_a_guideline(reason: str) -> None:
+    parsed = parse_feedback(json.dumps({"reason": reason, "guideline": GUIDE}), AGE)
+    assert parsed.feedback is None
+    assert parsed.failure == LEAK
+    assert parsed.detail.startswith("reason reveals the answer")
+
+
+def test_a_reason_that_names_only_the_wrong_answer_is_kept() -> None:
+    output = json.dumps({"reason": "The model chose (A) out of habit.", "guideline": GUIDE})
+    assert parse_feedback(output, AGE) == ParsedFeedback(
+        Feedback("The model chose (A) out of habit.", GUIDE), None
+    )
 
 
 def test_runaway_output_does_not_raise() -> None:
