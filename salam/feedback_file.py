@@ -12,7 +12,6 @@ guideline is skipped and reported, not fatal.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -110,14 +109,11 @@ def _read_instances(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(str(path), f"cannot read the file: {err}") from err
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataError(str(path), f"not JSON: {err.msg} at line {err.lineno}") from err
+    """The file as one JSON value, read within the input limits (regular files only)."""
+    from salam.data.files import read_json_file
+    from salam.settings import get_settings
+
+    return read_json_file(path, get_settings().max_input_bytes)
 
 
 def _split_request(path: Path, index: int, prompt: str) -> tuple[str, str, str]:

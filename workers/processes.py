@@ -40,6 +40,15 @@ def worker_command(
     ]  # fmt: skip
 
 
+def beat_command(schedule: Path, *, loglevel: str = "INFO") -> list[str]:
+    """`celery -A workers.app beat`, keeping its schedule state in `schedule`. Run one."""
+    return [
+        sys.executable, "-m", "celery", "-A", "workers.app", "beat",
+        "--schedule", str(schedule),
+        "--loglevel", loglevel,
+    ]  # fmt: skip
+
+
 def thread_share_env(processes: int) -> dict[str, str]:
     """OMP_NUM_THREADS for one of `processes` model processes sharing this machine's cores,
     unless the environment already sets it. Two PyTorch processes that each spin a thread per

@@ -71,6 +71,7 @@ def list_datasets(_args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from producers.submit import recorded_settings
     from salam.cli.progress import tqdm_progress
     from salam.experiment import EvalOptions, evaluate
     from salam.feedback_file import published_entries
@@ -96,7 +97,7 @@ def run_eval(args: argparse.Namespace) -> int:
         ),
         progress=tqdm_progress(args.quiet),
     )
-    report.settings = settings.model_dump(mode="json", exclude={"api_key", "flower_password"})
+    report.settings = recorded_settings(settings)
     _write(report, args.output, verbose=args.verbose, quiet=args.quiet)
     return 0
 

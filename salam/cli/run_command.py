@@ -1,9 +1,10 @@
 """`salam run`: the whole job on one machine with nothing else installed.
 
 A private Redis (unless SALAM_BROKER_URL is set), SQLite in the output folder (unless
-SALAM_DATABASE_URL is set), one worker process for `llm` and one for `assistant`; gather on
-the train split, examine the test split under each strategy, print the table, write the
-plot; everything it started is stopped again, on Ctrl-C too.
+SALAM_DATABASE_URL is set), a worker process for each queue and beat; gather on the train
+split, fine-tune the study assistant on the feedback that worked (when there is enough),
+examine the test split under each strategy, print the table, write the plot; everything it
+started is stopped again, on Ctrl-C too.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -27,6 +26,8 @@ from salam.cli.arguments import (
     add_output_argument,
     dataset_split,
 )
+from salam.cli.run_learning import learn_from_gather
+from salam.cli.run_services import check_services, private_redis, start_services
 from salam.errors import ConfigError
 from salam.settings import Settings, get_settings
 
@@ -40,6 +41,13 @@ DEFAULT_LIMIT = 15
 # The study assistant's answers are mostly under 200 tokens; the paper's cap of 512 makes a
 # batch wait for its longest rambler, which on a CPU costs minutes.
 RUN_SA_MAX_NEW_TOKENS = 192
+# The embedded job's own budgets, where the user set none: a fine-tuning job of a few dozen
+# steps (minutes on a CPU), started from a handful of examples so the loop can close.
+RUN_DEFAULTS: dict[str, object] = {
+    "finetune_min_examples": 4,
+    "finetune_max_steps": 30,
+    "finetune_eval_generations": 4,
+}
 
 
 def register(subcommands: Subcommands) -> None:
@@ -86,28 +94,37 @@ def run_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     _stop_on_sigterm()
     with ExitStack() as stack:
-        broker = settings.broker_url or _private_redis(stack, output)
-        run_settings = settings.model_copy(
-            update={
-                "broker_url": broker,
-                "database_url": database,
-                "sa_max_new_tokens": _assistant_tokens(args, settings),
-            }
+        broker = settings.broker_url or private_redis(stack, output)
+        run_settings = _embedded_settings(args, settings, broker, database, output)
+        services = start_services(stack, run_settings, output, _service_env(run_settings))
+        run_ids, learned = _gather_learn_examine(
+            args, run_settings, split, strategies, check=lambda: check_services(services)
         )
-        workers = _start_workers(stack, run_settings, output)
-        run_ids = _gather_then_examine(
-            args, run_settings, split, strategies, check=lambda: _check_workers(workers)
-        )
-    _report(args, run_ids, time.perf_counter() - started)
+    _report(args, run_ids, learned, time.perf_counter() - started)
     return report_failures(run_ids)
 
 
-def _private_redis(stack: ExitStack, output: Path) -> str:
-    from workers.private_redis import PrivateRedis
+def _embedded_settings(
+    args: argparse.Namespace, settings: Settings, broker: str, database: str, output: Path
+) -> Settings:
+    """The settings every process of this run shares: this broker and database, and the
+    budgets that keep the embedded job near ten minutes unless set otherwise."""
+    update: dict[str, object] = {
+        "broker_url": broker,
+        "database_url": database,
+        "sa_max_new_tokens": _assistant_tokens(args, settings),
+        "finetune_dir": settings.finetune_dir or output / "finetune",
+    }
+    for name, value in RUN_DEFAULTS.items():
+        if name not in settings.model_fields_set:
+            update[name] = value
+    return settings.model_copy(update=update)
 
-    server = PrivateRedis(output / "redis")
-    stack.callback(server.stop)
-    return server.start()
+
+def _service_env(settings: Settings) -> dict[str, str]:
+    names = ["broker_url", "database_url", "sa_max_new_tokens", "finetune_dir", *RUN_DEFAULTS]
+    env = {f"SALAM_{name.upper()}": str(getattr(settings, name)) for name in names}
+    return {**env, "HF_HUB_OFFLINE": "1"}
 
 
 def _assistant_tokens(args: argparse.Namespace, settings: Settings) -> int:
@@ -118,49 +135,14 @@ def _assistant_tokens(args: argparse.Namespace, settings: Settings) -> int:
     return RUN_SA_MAX_NEW_TOKENS
 
 
-def _start_workers(stack: ExitStack, settings: Settings, output: Path) -> list[WorkerProcess]:
-    from workers.app import use_broker
-    from workers.processes import start_process, stop_process, thread_share_env, worker_command
-
-    assert settings.broker_url and settings.database_url
-    use_broker(settings.broker_url, result_backend=settings.result_backend)
-    env = {
-        "SALAM_BROKER_URL": settings.broker_url,
-        "SALAM_DATABASE_URL": settings.database_url,
-        "SALAM_SA_MAX_NEW_TOKENS": str(settings.sa_max_new_tokens),
-        "HF_HUB_OFFLINE": "1",
-        **thread_share_env(2),
-    }
-    workers = []
-    for queue in ("llm", "assistant"):
-        log = output / "logs" / f"worker-{queue}.log"
-        process = start_process(worker_command([queue]), env=env, log_path=log)
-        stack.callback(stop_process, process)
-        workers.append(WorkerProcess(queue, process, log))
-    return workers
-
-
-@dataclass(frozen=True)
-class WorkerProcess:
-    queue: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def _check_workers(workers: list[WorkerProcess]) -> None:
-    for queue, process, log in ((w.queue, w.process, w.log) for w in workers):
-        if process.poll() is not None:
-            raise ConfigError(f"the {queue} worker stopped (exit {process.returncode}); see {log}")
-
-
-def _gather_then_examine(
+def _gather_learn_examine(
     args: argparse.Namespace,
     settings: Settings,
     split: Split,
     strategies: list[Strategy],
     *,
     check: Callable[[], None],
-) -> list[int]:
+) -> tuple[list[int], str]:
     from producers.submit import Submission, submit_questions
     from salam.strategies import needs_memory
 
@@ -168,6 +150,7 @@ def _gather_then_examine(
     gather = Submission(args.dataset, split="train", mode="gather", chunk_size=chunk_size)
     gather_id = submit_questions(gather, split.train, settings)
     _wait([gather_id], args.quiet, check)
+    learned = learn_from_gather(settings, quiet=args.quiet, check=check)
     exams = [
         Submission(
             args.dataset,
@@ -181,7 +164,7 @@ def _gather_then_examine(
     ]
     exam_ids = [submit_questions(exam, split.test, settings) for exam in exams]
     _wait(exam_ids, args.quiet, check)
-    return [gather_id, *exam_ids]
+    return [gather_id, *exam_ids], learned
 
 
 def _wait(run_ids: list[int], quiet: bool, check: Callable[[], None]) -> None:
@@ -190,7 +173,7 @@ def _wait(run_ids: list[int], quiet: bool, check: Callable[[], None]) -> None:
     follow_runs(run_ids, quiet=quiet, check=check)
 
 
-def _report(args: argparse.Namespace, run_ids: list[int], seconds: float) -> None:
+def _report(args: argparse.Namespace, run_ids: list[int], learned: str, seconds: float) -> None:
     from producers.results import run_scores
     from salam.report import format_table, paired_comparisons, plot_scores
 
@@ -199,6 +182,7 @@ def _report(args: argparse.Namespace, run_ids: list[int], seconds: float) -> Non
     rows = run_scores(exam_ids)
     title = f"{args.dataset}: test split by strategy"
     print(_describe_gather(gather_id))
+    print(learned)
     print(format_table(rows, verbose=args.verbose))
     plot_path = args.output / "accuracy.png"
     plot_scores(rows, plot_path, title=title)
@@ -207,6 +191,7 @@ def _report(args: argparse.Namespace, run_ids: list[int], seconds: float) -> Non
         "runs": {"gather": gather_id, "exams": exam_ids},
         "seconds": round(seconds, 1),
         "gather": [row.to_dict() for row in gather_rows],
+        "imitation_learning": learned,
         "strategies": [row.to_dict() for row in rows],
         "comparisons": [c.to_dict() for c in paired_comparisons(rows)],
     }
