@@ -45,7 +45,15 @@ class Settings(BaseSettings):
     sa_backend: BackendName = "local"
     sa_model: str = ""
     sa_url: str | None = None
-    sa_adapter: str | None = Field(None, description="LoRA adapter id served by TGI for the SA")
+    sa_adapter: str | None = Field(
+        None, description="A fixed LoRA adapter id for the SA server; unset: the active version"
+    )
+    sa_lora_runtime: Literal["none", "vllm"] = Field(
+        "none", description="vllm: register each version's adapter with POST /v1/load_lora_adapter"
+    )
+    sa_server_adapter_dir: str | None = Field(
+        None, description="Where the SA server sees SALAM_FINETUNE_DIR; unset: the same path"
+    )
     sa_max_new_tokens: int = 512
     sa_temperature: float = 1.0
     sa_top_k: int = 50

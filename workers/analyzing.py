@@ -91,7 +91,7 @@ def _feedback(
     # The memory key is the question text, so its vector does not depend on the feedback.
     keys = resources.embedder().encode([row.prompt for row in rows])
     analyses = [
-        _analysis(run_id, saved_id(row), attempt, result, loaded.llm.model_id)
+        _analysis(run_id, saved_id(row), attempt, result, loaded)
         for row, attempt, result in zip(rows, attempts, results, strict=True)
     ]
     vectors = {saved_id(attempt): keys[i] for i, attempt in enumerate(attempts)}
@@ -131,7 +131,7 @@ def predict_chunk(run_id: int, question_ids: Sequence[int]) -> list[FollowUp]:
         )
         resources.retry_if_passing(loaded, results)
         analyses = [
-            _analysis(run_id, saved_id(question), None, result, loaded.llm.model_id)
+            _analysis(run_id, saved_id(question), None, result, loaded)
             for question, result in zip(todo, results, strict=True)
         ]
         with session_scope(write=True) as session:
@@ -147,7 +147,11 @@ def predict_chunk(run_id: int, question_ids: Sequence[int]) -> list[FollowUp]:
 
 
 def _analysis(
-    run_id: int, question_id: int, attempt: Attempt | None, result: AnalysisResult, model_id: str
+    run_id: int,
+    question_id: int,
+    attempt: Attempt | None,
+    result: AnalysisResult,
+    loaded: resources.LoadedLLM,
 ) -> Analysis:
     return Analysis(
         run_id=run_id,
@@ -161,7 +165,8 @@ def _analysis(
         guideline=result.guideline,
         failure=result.failure,
         detail=result.detail,
-        model_id=model_id,
+        model_id=loaded.llm.model_id,
+        assistant_version=loaded.version,
     )
 
 

@@ -16,7 +16,7 @@ from celery.signals import worker_process_init
 
 from salam.embedding import Embedder, load_embedder
 from salam.errors import TransientBackendError
-from salam.llm import LLM, GenerationParams, generation_params, make_llm
+from salam.llm import LLM, GenerationParams, RoleConfig, build_llm, generation_params, make_llm
 from salam.pipeline import AnalysisResult, AnswerResult, passing_failures
 from salam.settings import DEFAULT_EMBEDDER, get_settings
 
@@ -31,6 +31,7 @@ class LoadedLLM:
     llm: LLM
     params: GenerationParams
     backend: str
+    version: str | None = None  # the study-assistant version it is
 
 
 def retry_if_passing(loaded: LoadedLLM, results: Sequence[AnswerResult | AnalysisResult]) -> None:
@@ -50,7 +51,15 @@ def main_llm() -> LoadedLLM:
 
 
 def assistant_llm() -> LoadedLLM:
-    return _once("sa", lambda: _load_llm("sa"))
+    """The study assistant at its active version (read per call, so a promotion or rollback
+    needs no restart); one backend per version, the one before closed when it changes."""
+    from workers.assistant_version import active_assistant
+
+    version = active_assistant()
+    key = f"sa:{version.name}"
+    if key not in _holder:
+        _forget(lambda name: name.startswith("sa:") and name != key)
+    return _once(key, lambda: _load_assistant(version.name, version.adapter_path))
 
 
 def embedder() -> Embedder:
@@ -83,6 +92,21 @@ def _load_llm(role: Literal["main", "sa"]) -> LoadedLLM:
     return LoadedLLM(make_llm(role, settings), generation_params(role, settings), backend)
 
 
+def _load_assistant(version: str, adapter_path: str | None) -> LoadedLLM:
+    settings = get_settings()
+    config = RoleConfig.from_settings("sa", settings)
+    if adapter_path is not None:
+        config = config.with_adapter(version, adapter_path)
+    llm = build_llm(config, settings)
+    return LoadedLLM(llm, generation_params("sa", settings), settings.sa_backend, version)
+
+
+def _forget(unwanted: Callable[[str], bool]) -> None:
+    with _lock:
+        for name in [name for name in _holder if unwanted(name)]:
+            _close(_holder.pop(name))
+
+
 def _load_embedder() -> Embedder:
     return load_embedder(get_settings().embedder)
 
@@ -94,9 +118,10 @@ def _forget_inherited(**_kwargs: Any) -> None:
 
 def clear() -> None:
     """Drop everything loaded (a new pool process, or tests)."""
-    with _lock:
-        for value in _holder.values():
-            close = getattr(getattr(value, "llm", None), "close", None)
-            if close is not None:
-                close()
-        _holder.clear()
+    _forget(lambda _name: True)
+
+
+def _close(value: object) -> None:
+    close = getattr(getattr(value, "llm", None), "close", None)
+    if close is not None:
+        close()

@@ -30,6 +30,7 @@ class LocalLLM(LLM):
     `model`: None or "" for the bundled SmolLM2 GGUF, a `.gguf` path, or a transformers model
     folder. `device`: auto, cpu, cuda, cuda:N, mps. `dtype`: auto (chosen by the hardware, see
     `local_hardware`), float32, bfloat16, float16. `batch_size`: prompts per forward pass.
+    `adapter`: a LoRA adapter folder (a fine-tuned study-assistant version) merged into it.
 
     Choice-constrained prompts are always answered greedily: sampling parameters apply to free
     and JSON-schema generation only.
@@ -44,12 +45,14 @@ class LocalLLM(LLM):
         device: str = "auto",
         dtype: str = "auto",
         batch_size: int = 32,
+        adapter: str | None = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, got {batch_size}")
         if dtype != "auto" and dtype not in DTYPES:
             raise ConfigError(f"unknown dtype {dtype!r}: use auto, {', '.join(DTYPES)}")
         self._files = locate_model(model)
+        self._adapter = adapter
         self._device = device
         self._dtype = dtype
         self.batch_size = batch_size
@@ -61,16 +64,18 @@ class LocalLLM(LLM):
             device=settings.device,
             dtype=settings.dtype,
             batch_size=settings.batch_size,
+            adapter=config.adapter_path,
         )
 
     @property
     def model_id(self) -> str:
-        return self._files.model_id
+        base = self._files.model_id
+        return f"{base}@{self._adapter}" if self._adapter else base
 
     def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Completion]:
         if not prompts:
             return []
-        loaded = load_model(self._files, self._device, self._dtype)
+        loaded = load_model(self._files, self._device, self._dtype, self._adapter)
         with loaded.lock:
             return self._generate_loaded(loaded, prompts, params)
 

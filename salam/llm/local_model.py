@@ -48,19 +48,48 @@ class LoadedModel:
     grammar_tokenizer: Any = None
 
 
-_LOADED: dict[tuple[ModelFiles, str, str], LoadedModel] = {}
+_LOADED: dict[tuple[ModelFiles, str, str, str | None], LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def load_model(files: ModelFiles, device: str, dtype: str) -> LoadedModel:
-    """The model for (files, device, dtype), loaded on the first call in this process."""
-    key = (files, device, dtype)
+def load_model(
+    files: ModelFiles, device: str, dtype: str, adapter: str | None = None
+) -> LoadedModel:
+    """The model for (files, device, dtype), with the LoRA adapter folder `adapter` merged in
+    when given, loaded on the first call in this process. Loading another adapter of the same
+    model releases the one before: a process follows one study-assistant version at a time."""
+    key = (files, device, dtype, adapter)
     with _LOAD_LOCK:
         loaded = _LOADED.get(key)
         if loaded is None:
+            for older in [k for k in _LOADED if k[:3] == key[:3] and k[3] != adapter]:
+                del _LOADED[older]
             loaded = _load(files, resolve_device(device), dtype)
+            if adapter is not None:
+                loaded = with_adapter(loaded, adapter)
             _LOADED[key] = loaded
     return loaded
+
+
+def with_adapter(loaded: LoadedModel, adapter: str) -> LoadedModel:
+    """`loaded` with a peft LoRA adapter merged into its weights: as fast as the base model,
+    and the base's shared caches (prefixes, grammars) start empty again."""
+    from peft import PeftModel
+
+    try:
+        merged = PeftModel.from_pretrained(loaded.model, adapter).merge_and_unload()
+    except (OSError, ValueError, RuntimeError) as err:
+        raise BackendError(loaded.model_id, f"cannot apply the adapter {adapter}: {err}") from err
+    merged.eval()
+    return LoadedModel(
+        model=merged,
+        tokenizer=loaded.tokenizer,
+        device=loaded.device,
+        model_id=f"{loaded.model_id}@{adapter}",
+        pad_id=loaded.pad_id,
+        eos_ids=loaded.eos_ids,
+        context_length=loaded.context_length,
+    )
 
 
 def _load(files: ModelFiles, device: torch.device, dtype: str) -> LoadedModel:

@@ -37,6 +37,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import httpx2
@@ -46,6 +47,7 @@ from salam.llm.base import Completion, Constraint, GenerationParams, Prompt
 from salam.llm.http import Endpoint, HTTPBackend
 from salam.llm.probe import afetch_json, atgi_info, fetch_json
 from salam.llm.role import RoleConfig
+from salam.llm.vllm_lora import register_adapter
 from salam.settings import Settings
 
 ConstraintStyle = Literal["auto", "tgi", "json_schema", "json_object", "none"]
@@ -66,11 +68,15 @@ class OpenAICompatLLM(HTTPBackend[httpx2.AsyncClient]):
         model: str = "",
         adapter: str | None = None,
         constraint_style: ConstraintStyle = "auto",
+        register_adapter_from: str | None = None,
     ) -> None:
         super().__init__(endpoint)
         if constraint_style not in STYLES:
             raise ConfigError(f"unknown constraint style {constraint_style!r}")
         self.adapter = adapter or None
+        # vLLM loads adapters at run time: register this folder (as the server sees it) first.
+        self.register_adapter_from = register_adapter_from if self.adapter else None
+        self._adapter_registered = False
         self.constraint_style: ConstraintStyle = constraint_style
         self._model = model or None
         self._style: ResolvedStyle | None = None if constraint_style == "auto" else constraint_style
@@ -82,6 +88,7 @@ class OpenAICompatLLM(HTTPBackend[httpx2.AsyncClient]):
             model=config.model,
             adapter=config.adapter,
             constraint_style=settings.openai_constraint,
+            register_adapter_from=_server_adapter_path(config, settings),
         )
 
     @property
@@ -98,6 +105,9 @@ class OpenAICompatLLM(HTTPBackend[httpx2.AsyncClient]):
         return self._style
 
     async def _prepare(self) -> None:
+        if self.register_adapter_from and self.adapter and not self._adapter_registered:
+            await register_adapter(self.endpoint, self.adapter, self.register_adapter_from)
+            self._adapter_registered = True
         if self._style is None:
             self._style = "tgi" if await atgi_info(self.endpoint) is not None else "json_schema"
         if self._model is None and self._style != "tgi" and not self.adapter:
@@ -151,6 +161,18 @@ class OpenAICompatLLM(HTTPBackend[httpx2.AsyncClient]):
         if style == "tgi":
             return TGI_DEFAULT_MODEL
         return self._model
+
+
+def _server_adapter_path(config: RoleConfig, settings: Settings) -> str | None:
+    """The adapter folder as a vLLM server sees it (`SALAM_SA_SERVER_ADAPTER_DIR` in place of
+    `SALAM_FINETUNE_DIR`), when the SA's adapters are registered at run time."""
+    if settings.sa_lora_runtime != "vllm" or not config.adapter_path:
+        return None
+    if settings.sa_server_adapter_dir is None:
+        return config.adapter_path
+    local, path = settings.resolved_finetune_dir, Path(config.adapter_path)
+    inside = path.relative_to(local) if path.is_relative_to(local) else Path(path.name)
+    return str(PurePosixPath(settings.sa_server_adapter_dir) / inside.as_posix())
 
 
 def chat_payload(

@@ -7,7 +7,7 @@ The settings name each role's backend, model and server separately (`SALAM_MAIN_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from salam.errors import ConfigError
@@ -18,13 +18,16 @@ Role = Literal["main", "sa"]
 
 @dataclass(frozen=True)
 class RoleConfig:
-    """One role's backend name, model, server URL and (SA only) LoRA adapter."""
+    """One role's backend name, model, server URL and (SA only) LoRA adapter: its id on a
+    server (`adapter`) and its folder (`adapter_path`: what the local backend loads and what a
+    vLLM server is told to load)."""
 
     role: Role
     backend: str
     model: str = ""
     url: str | None = None
     adapter: str | None = None
+    adapter_path: str | None = None
 
     @classmethod
     def from_settings(cls, role: Role, settings: Settings) -> RoleConfig:
@@ -33,6 +36,11 @@ class RoleConfig:
         return cls(
             role, settings.sa_backend, settings.sa_model, settings.sa_url, settings.sa_adapter
         )
+
+    def with_adapter(self, name: str, path: str | None) -> RoleConfig:
+        """This role with a study-assistant version's adapter (`name` on a server, `path` on
+        disk); a fixed `SALAM_SA_ADAPTER` wins over the version's name."""
+        return replace(self, adapter=self.adapter or name, adapter_path=path)
 
     @property
     def url_variable(self) -> str:

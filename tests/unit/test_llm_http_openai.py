@@ -7,6 +7,7 @@ the reading of the OpenAI response, and the error shapes these servers send.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +20,10 @@ from test_llm_http import (
     endpoint_for,
 )
 
-from salam.errors import ConfigError
+from salam.errors import BackendError, ConfigError
 from salam.llm.base import Constraint, GenerationParams, Prompt
 from salam.llm.openai_compat import OpenAICompatLLM, constraint_format
+from salam.settings import Settings
 
 CHAT = "/v1/chat/completions"
 CHOICES = Constraint(choices=("(A)", "(B)", "(C)"))
@@ -279,3 +281,69 @@ def test_constraint_format_per_style() -> None:
 def test_an_unknown_constraint_style_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         OpenAICompatLLM(endpoint_for("http://127.0.0.1:1"), constraint_style="grammar")  # type: ignore[arg-type]
+
+
+LOAD_LORA = "/v1/load_lora_adapter"
+
+
+def vllm_with_adapter(server: LoopbackServer, load_reply: Reply) -> OpenAICompatLLM:
+    server.routes[LOAD_LORA] = [load_reply]
+    server.routes[CHAT] = [chat_reply('{"reason": "r", "guideline": "g"}')]
+    return OpenAICompatLLM(
+        endpoint_for(server.url),
+        model="base",
+        adapter="v3",
+        constraint_style="json_schema",
+        register_adapter_from="/adapters/3/adapter",
+    )
+
+
+def test_a_vllm_adapter_is_registered_once_then_named_as_the_model(
+    server: LoopbackServer,
+) -> None:
+    llm = vllm_with_adapter(server, Reply(body="Success: LoRA adapter 'v3' added successfully."))
+    prompt = Prompt("q", constraint=Constraint(json_schema=SCHEMA))
+
+    llm.generate([prompt], GREEDY)
+    llm.generate([prompt, prompt], GREEDY)
+
+    [load] = server.requests_to(LOAD_LORA)
+    assert load.method == "POST"
+    assert load.body == {"lora_name": "v3", "lora_path": "/adapters/3/adapter"}
+    assert {request.body["model"] for request in server.requests_to(CHAT)} == {"v3"}
+    assert len(server.requests_to(CHAT)) == 3
+
+
+def test_an_adapter_vllm_already_holds_is_fine(server: LoopbackServer) -> None:
+    already = Reply(
+        400, {"object": "error", "message": "The lora adapter 'v3' has already been loaded."}
+    )
+    llm = vllm_with_adapter(server, already)
+    [completion] = llm.generate([Prompt("q")], GREEDY)
+    assert completion.ok
+
+
+def test_a_server_without_runtime_adapters_says_how_to_enable_them(server: LoopbackServer) -> None:
+    llm = vllm_with_adapter(server, Reply(404, {"detail": "Not Found"}))
+    with pytest.raises(BackendError, match="VLLM_ALLOW_RUNTIME_LORA_UPDATING"):
+        llm.generate([Prompt("q")], GREEDY)
+    assert server.requests_to(CHAT) == []
+
+
+def test_the_adapter_path_is_given_as_the_server_sees_it(tmp_path: Path) -> None:
+    from salam.llm import RoleConfig
+
+    settings = Settings(
+        sa_backend="openai",
+        sa_url="http://vllm:8000",
+        sa_lora_runtime="vllm",
+        finetune_dir=tmp_path,
+        sa_server_adapter_dir="/adapters",
+    )
+    config = RoleConfig.from_settings("sa", settings).with_adapter(
+        "v3", str(tmp_path / "3" / "adapter")
+    )
+    llm = OpenAICompatLLM.from_settings(config, settings)
+    assert llm.register_adapter_from == "/adapters/3/adapter"
+    plain = OpenAICompatLLM.from_settings(config, Settings(sa_backend="openai", sa_url="http://x"))
+    assert plain.register_adapter_from is None, "no runtime registration unless asked"
