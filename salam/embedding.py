@@ -123,7 +123,8 @@ class HashEmbedder:
                 bucket, sign = self._bucket(gram)
                 vectors[row, bucket] += sign
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / norms
+        unit: np.ndarray = vectors / norms
+        return unit
 
     def _bucket(self, gram: str) -> tuple[int, float]:
         digest = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=8).digest(), "little")

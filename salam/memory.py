@@ -225,7 +225,8 @@ class GuidelineMemory:
         with self._lock:
             if self._rows is None or entry_id not in self._slot_of:
                 raise KeyError(entry_id)
-            return self._rows.vectors[self._slot_of[entry_id]].copy()
+            vector: np.ndarray = self._rows.vectors[self._slot_of[entry_id]].copy()
+            return vector
 
     def search(
         self,

@@ -91,7 +91,7 @@ def requeue(client: redis.Redis, chunk: HeldChunk) -> bool:
     with client.pipeline() as pipe:
         while True:
             try:
-                pipe.watch(UNACKED)
+                pipe.watch(UNACKED)  # type: ignore[no-untyped-call]
                 raw = pipe.hget(UNACKED, chunk.delivery_tag)
                 if raw is None:
                     pipe.unwatch()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kombu import Queue
+from kombu.entity import Queue
 
 LLM_QUEUE = "llm"
 ASSISTANT_QUEUE = "assistant"

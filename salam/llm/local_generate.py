@@ -111,7 +111,7 @@ def _generation_config(loaded: LoadedModel, params: GenerationParams) -> Any:
             "top_k": params.top_k or 0,
             "top_p": params.top_p if params.top_p is not None else 1.0,
         }
-    return GenerationConfig(
+    return GenerationConfig(  # type: ignore[no-untyped-call]
         max_new_tokens=params.max_new_tokens,
         pad_token_id=loaded.pad_id,
         eos_token_id=sorted(loaded.eos_ids) or None,

@@ -117,7 +117,7 @@ def save_plain_model(
     """
     from transformers import AutoModelForCausalLM
 
-    plain = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    plain = AutoModelForCausalLM.from_config(config, dtype=dtype)  # type: ignore[no-untyped-call]
     plain.load_state_dict(dequantized.state_dict())
     plain.generation_config = dequantized.generation_config
     plain.save_pretrained(out)

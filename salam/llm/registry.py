@@ -31,7 +31,7 @@ def get_backend_class(name: str) -> type[LLM]:
     if target is None:
         raise ConfigError(f"unknown backend {name!r}: choose {', '.join(BACKENDS)}")
     module_name, _, class_name = target.partition(":")
-    backend = getattr(importlib.import_module(module_name), class_name)
+    backend: type[LLM] = getattr(importlib.import_module(module_name), class_name)
     assert issubclass(backend, LLM), f"{target} is not an LLM"
     assert backend.name == name, f"{target} calls itself {backend.name!r}, registered as {name!r}"
     return backend

@@ -64,7 +64,7 @@ class TGILLM(HTTPBackend[AsyncInferenceClient]):
         try:
             yield client
         finally:
-            await client.close()
+            await client.close()  # type: ignore[no-untyped-call]
 
     async def _complete(
         self, session: AsyncInferenceClient, prompt: Prompt, params: GenerationParams
