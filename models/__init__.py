@@ -78,6 +78,7 @@ from models.training_tables import (
     FinetuneJob,
     TrainingExample,
 )
+from models.version_quality import VersionFeedback, feedback_by_version
 from models.versions import (
     activate_version,
     active_version,
@@ -132,6 +133,7 @@ __all__ = [
     "StoredMistake",
     "Trace",
     "TrainingExample",
+    "VersionFeedback",
     "activate_version",
     "active_version",
     "add_examples",
@@ -146,6 +148,7 @@ __all__ = [
     "default_database_url",
     "dispose_engines",
     "fail_job",
+    "feedback_by_version",
     "final_outcomes",
     "finish_if_empty",
     "first_error",

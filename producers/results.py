@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from models import (
+    BASE_VERSION,
     QUESTION_CORRECT,
     Run,
+    feedback_by_version,
     final_outcomes,
     first_error,
     first_try_outcomes,
@@ -96,3 +98,22 @@ def failure_notes(run_ids: Sequence[int]) -> list[FailureNote]:
             for run in get_runs(session=session, run_ids=list(run_ids))
             if run.failed
         ]
+
+
+def version_feedback_table(run_ids: Sequence[int]) -> str | None:
+    """Feedback quality and retry success per study-assistant version in these runs; None
+    when they hold no feedback (exam runs)."""
+    with session_scope() as session:
+        rows = feedback_by_version(
+            session=session, run_ids=list(run_ids), base_version=BASE_VERSION
+        )
+    if not rows:
+        return None
+    lines = [f"{'assistant':<10} {'analyses':>8} {'guidelines':>10} {'retries right':>14}"]
+    for row in rows:
+        lines.append(
+            f"{row.version:<10} {row.analyses:>8} "
+            f"{row.guidelines:>4} ({100 * row.guideline_share:3.0f}%) "
+            f"{row.retries_right:>4}/{row.retries:<4} ({100 * row.retry_success:3.0f}%)"
+        )
+    return "\n".join(lines)

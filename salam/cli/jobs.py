@@ -210,12 +210,15 @@ def _run_line(run: Run) -> str:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from producers.results import run_scores
+    from producers.results import run_scores, version_feedback_table
     from salam.report import format_table, plot_scores
 
     run_ids = [args.run, *args.compare]
     rows = run_scores(run_ids)
     print(format_table(rows, verbose=args.verbose))
+    by_version = version_feedback_table(run_ids)
+    if by_version:
+        print(f"\nstudy-assistant feedback by version\n{by_version}")
     if args.plot:
         plot_scores(rows, args.plot, title=f"runs {', '.join(str(r) for r in run_ids)}")
         print(f"wrote {args.plot}", file=sys.stderr)
