@@ -37,6 +37,7 @@ from salam.grading import (
     normalize_answer,
     target_label,
 )
+from salam.guideline_checks import REJECTED_GUIDELINE, guideline_problem
 from salam.records import QuestionRecord
 
 NO_JSON = "no_json"
@@ -67,7 +68,8 @@ class ParsedFeedback:
 
 def parse_feedback(output: str, record: QuestionRecord) -> ParsedFeedback:
     """The feedback in `output`, rejected with LEAK when its guideline or its reason gives the
-    answer away."""
+    answer away, and with REJECTED_GUIDELINE when it talks to the model about its prompt or
+    names an answer label (`salam.guideline_checks`)."""
     parsed = parse_feedback_json(output)
     feedback = parsed.feedback
     if feedback is None:
@@ -75,6 +77,10 @@ def parse_feedback(output: str, record: QuestionRecord) -> ParsedFeedback:
     for field, text in (("guideline", feedback.guideline), ("reason", feedback.reason)):
         if reveals_answer(text, record):
             return ParsedFeedback(None, LEAK, f"{field} reveals the answer: {text}")
+    # Guidelines are pasted into other questions' prompts: none may steer the model off them.
+    problem = guideline_problem(feedback.guideline, feedback.reason or "", record.labels)
+    if problem is not None:
+        return ParsedFeedback(None, REJECTED_GUIDELINE, problem)
     return parsed
 
 

@@ -37,9 +37,10 @@ _PROMPT_TALK = (
     r"(?:the\s+|your\s+|these\s+|those\s+|my\s+)?"
     r"(?:(?:previous|prior|above|earlier|preceding|original|initial|system|other)\s+)?"
     r"(?:instructions?|prompts?|directions|directives?|rules|commands?|messages?)\b",
-    # "disregard the above", "forget everything before"
+    # "disregard the above", "forget everything before", "ignore the text above"
     _NOT_NEGATED + r"\b" + _OVERRIDE + r"\s+(?:all\s+|everything\s+|anything\s+)?(?:of\s+)?"
-    r"(?:the\s+|what\s+(?:is|was)\s+(?:written\s+|said\s+)?)?(?:above|before)\b",
+    r"(?:the\s+|what\s+(?:is|was)\s+(?:written\s+|said\s+)?)?"
+    r"(?:(?:text|question|context|passage|content|words)\s+)?(?:above|before)\b",
     r"\bsystem\s+(?:prompt|message|instructions?)\b",
     r"\b(?:new|updated|real|actual|hidden)\s+instructions?\b",
     r"\byou\s+are\s+now\s+(?:a|an|in|the)\b",
