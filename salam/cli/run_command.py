@@ -41,12 +41,13 @@ DEFAULT_LIMIT = 15
 # The study assistant's answers are mostly under 200 tokens; the paper's cap of 512 makes a
 # batch wait for its longest rambler, which on a CPU costs minutes.
 RUN_SA_MAX_NEW_TOKENS = 192
-# The embedded job's own budgets, where the user set none: a fine-tuning job of a few dozen
-# steps (minutes on a CPU), started from a handful of examples so the loop can close.
+# The embedded job's own budgets, where the user set none: a fine-tuning job of a dozen
+# steps (a minute or two on a CPU), started from a handful of examples so the loop can close.
 RUN_DEFAULTS: dict[str, object] = {
     "finetune_min_examples": 4,
-    "finetune_max_steps": 30,
-    "finetune_eval_generations": 4,
+    "finetune_max_steps": 12,
+    "finetune_grad_accumulation": 1,
+    "finetune_eval_generations": 2,
 }
 
 

@@ -92,14 +92,15 @@ def test_ctrl_c_stops_everything_it_started(
         stderr=subprocess.PIPE,
         text=True,
     )
-    logs = [output / "logs" / f"worker-{queue}.log" for queue in ("llm", "assistant")]
+    logs = [output / "logs" / f"{queue}.log" for queue in ("llm", "assistant", "finetune")]
 
     def workers_ready() -> bool:
         return all(" ready." in log.read_text(errors="replace") for log in logs)
 
     try:
-        wait_until(workers_ready, 120, "both workers ready", process)
-        assert len(_processes_of(output)) >= 3  # Redis and two workers (and pool processes)
+        wait_until(workers_ready, 120, "the three workers ready", process)
+        # Redis, three workers (and their pool processes) and beat
+        assert len(_processes_of(output)) >= 5
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=90)
     finally:
