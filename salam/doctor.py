@@ -172,7 +172,7 @@ def check_llm(role: Role, settings: Settings) -> CheckResult:
         return CheckResult(name, "-", True, "dummy backend: canned answers, no model")
     if config.backend == "local":
         target = config.model or "bundled SmolLM2-135M-Instruct"
-        return _guarded(name, target, lambda: _local(config.model))
+        return _guarded(name, target, lambda: _local(config.model, settings))
     if not config.url:
         return CheckResult(name, "-", False, f"{config.url_variable} is not set")
     endpoint = Endpoint(config.url, api_key=settings.api_key, timeout_s=TIMEOUT_S)
@@ -182,12 +182,15 @@ def check_llm(role: Role, settings: Settings) -> CheckResult:
     return _guarded(name, endpoint.url, lambda: _openai(endpoint, wanted))
 
 
-def _local(model: str) -> tuple[bool, str]:
+def _local(model: str, settings: Settings) -> tuple[bool, str]:
+    from salam.llm.local_hardware import choose_dtype, resolve_device
     from salam.llm.model_files import locate_model
 
     files = locate_model(model or None)
     found = files.folder / files.gguf_file if files.gguf_file else files.folder
-    return True, f"found {found} (not loaded)"
+    device = resolve_device(settings.device)
+    dtype = choose_dtype(settings.dtype, device)
+    return True, f"found {found} (not loaded); runs on {device.type} in {dtype}"
 
 
 def _tgi(endpoint: Endpoint) -> tuple[bool, str]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
+from salam.doctor import check_llm
 from salam.errors import ConfigError
 from salam.llm.local_hardware import choose_dtype, cpu_bf16_feature, resolve_device
+from salam.settings import Settings
 
 CPU = torch.device("cpu")
 
@@ -68,3 +72,12 @@ def test_devices() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_salam_doctor_shows_the_choice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake_cpu(monkeypatch, amx=False, avx512_bf16=True)
+    (tmp_path / "model.gguf").write_bytes(b"GGUF")
+    local = Settings(main_backend="local", main_model=str(tmp_path / "model.gguf"), device="cpu")
+    row = check_llm("main", local)
+    assert row.ok, row.detail
+    assert row.detail.endswith("runs on cpu in bfloat16 (the CPU has AVX512-BF16)")
