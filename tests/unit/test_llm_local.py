@@ -267,6 +267,6 @@ def test_models_are_shared_between_backends(llm: LocalLLM, loaded: LoadedModel) 
     other = LocalLLM(device="cpu")
     other.generate([choice_prompt(QUESTIONS[0])], GREEDY)
     assert load_model(locate_model(""), "cpu", "auto") is loaded
-    assert [key for key in _LOADED if key[1:] == ("cpu", "auto")] == [
-        (locate_model(None), "cpu", "auto")
+    assert [key for key in _LOADED if key[1:] == ("cpu", "auto", None)] == [
+        (locate_model(None), "cpu", "auto", None)
     ]
