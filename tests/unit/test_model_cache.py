@@ -13,6 +13,7 @@ import torch
 
 from salam.errors import ConfigError
 from salam.llm import local_model
+from salam.llm.local_hardware import choose_dtype
 from salam.llm.model_cache import build_once, plain_folder_name, plain_model_folder
 from salam.llm.model_files import ModelFiles, locate_model
 
@@ -109,10 +110,12 @@ def test_the_converted_folder_gives_the_gguf_models_logits() -> None:
     except ConfigError as err:
         pytest.skip(f"bundled model not installed: {err}")
     assert files.gguf_file is not None
-    folder = plain_model_folder(files, torch.float32)
+    # The dtype the other model tests load, so that one conversion serves them all.
+    dtype = choose_dtype("auto", torch.device("cpu")).dtype
+    folder = plain_model_folder(files, dtype)
     gguf = {"gguf_file": files.gguf_file, "local_files_only": True}
-    reference = AutoModelForCausalLM.from_pretrained(files.folder, dtype=torch.float32, **gguf)
-    plain = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    reference = AutoModelForCausalLM.from_pretrained(files.folder, dtype=dtype, **gguf)
+    plain = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True)
     text = "Two friends were fixing a car. Who knew how the engine works?"
     reference_ids = AutoTokenizer.from_pretrained(files.folder, **gguf)(text)["input_ids"]
     plain_tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
