@@ -1,16 +1,15 @@
-"""Questions per second of the local backend on BBQ, and how close that is to the hardware.
+"""Questions per second of the local backend on BBQ, in fp32 and bf16, against the hardware.
 
 Two ways to answer a multiple-choice exam prompt ("...\\nThe correct answer is "):
   naive  free greedy generation of 8 tokens, then the grader reads the option from the text
   fast   the choice constraint: one forward pass per batch, the option picked from the logits
-Both at several batch sizes, with accuracy and agreement (agree*: only where the naive output
-names an option), against the prefill bound: the measured matmul rate divided by the work of
-one question's prompt (2 x parameters x tokens).
+Both in each dtype at each batch size, with accuracy, agreement with the naive path (agree*:
+only where the naive output names an option) and agreement of each dtype's fast answers with
+fp32's, against each dtype's prefill bound: its measured matmul rate divided by the work of one
+question's prompt (2 x parameters x tokens). The dtypes take turns at each batch size, so a
+machine shared with other jobs slows both alike.
 
-`--json N` instead measures how often the study assistant's output parses as feedback JSON
-when its answer is started with nothing, "{" or the first key (what the backend does).
-
-    .venv/bin/python benchmarks/local_throughput.py --data-dir ../shared/data --threads 1
+    .venv/bin/python benchmarks/local_throughput.py --data-dir ../shared/data --questions 256
 """
 
 from __future__ import annotations
@@ -19,26 +18,34 @@ import argparse
 import math
 import statistics
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from salam.assistant import parse_feedback
 from salam.data import load_questions
-from salam.grading import grade
+from salam.grading import Grade, grade
 from salam.llm.base import Constraint, GenerationParams, Prompt
 from salam.llm.local import LocalLLM
-from salam.llm.local_generate import generate_texts
-from salam.llm.local_model import LoadedModel, load_model
+from salam.llm.local_hardware import DTYPES, choose_dtype, cpu_bf16_feature
+from salam.llm.local_model import load_model
 from salam.llm.local_template import encode_prompt
 from salam.llm.model_files import locate_model
-from salam.prompts import FEEDBACK_SCHEMA, exam_prompt, feedback_prompt
+from salam.prompts import exam_prompt
 from salam.records import QuestionRecord
 
 # SmolLM2 mostly answers "The correct answer is (B)": seven tokens. Six, the first choice for this
 # benchmark, cut the label to "(B", which no grader should read as an answer.
 NAIVE_TOKENS = 8
+
+
+@dataclass(frozen=True)
+class Run:
+    dtype: str
+    path: str
+    batch_size: int
+    rate: float
+    grades: list[Grade]
 
 
 def main() -> None:
@@ -47,68 +54,69 @@ def main() -> None:
     per_task = math.ceil(args.questions / 11)
     records = load_questions("bbq-salam", data_dir=args.data_dir, limit=per_task)
     records = records[: args.questions]
-    loaded = load_model(locate_model(args.model), "cpu", "auto")
-    if args.json:
-        _json_parse_rates(loaded, records[: args.json], args.json_tokens)
-    else:
-        _throughput(args, loaded, records)
+    dtypes = args.dtypes.split(",")
+    bounds = _describe(args, records, dtypes)
+    print(
+        f"\n{'dtype':<9} {'path':<6} {'batch':>5} {'q/s':>7} {'accuracy':>9} {'answered':>9} ",
+        end="",
+    )
+    print(f"{'agree':>6} {'agree*':>6} {'=fp32':>6} {'bound':>6}")
+    for batch_size in (int(size) for size in args.batch_sizes.split(",")):
+        runs = [run for dtype in dtypes for run in _measure(args, records, dtype, batch_size)]
+        for run in runs:
+            _print_run(run, runs, bounds[run.dtype])
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None, help="holds salam/bbq_sm/")
     parser.add_argument("--model", default="", help="GGUF path or model folder; '' = SmolLM2")
-    parser.add_argument("--questions", type=int, default=128)
-    parser.add_argument("--batch-sizes", default="1,8,32")
+    parser.add_argument("--questions", type=int, default=256)
+    parser.add_argument("--batch-sizes", default="8")
+    parser.add_argument("--dtypes", default="float32,bfloat16", help=f"of {', '.join(DTYPES)}")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--json", type=int, default=0, help="measure JSON parse rates on N")
-    parser.add_argument("--json-tokens", type=int, default=256)
     return parser.parse_args()
 
 
-def _throughput(
-    args: argparse.Namespace, loaded: LoadedModel, records: list[QuestionRecord]
-) -> None:
+def _describe(
+    args: argparse.Namespace, records: list[QuestionRecord], dtypes: list[str]
+) -> dict[str, float]:
+    """Print the set-up and each dtype's prefill bound (questions/s); return the bounds."""
+    loaded = load_model(locate_model(args.model), "cpu", dtypes[0])
+    tokens = statistics.mean(len(encode_prompt(loaded, Prompt(exam_prompt(r)))) for r in records)
+    parameters = sum(p.numel() for p in loaded.model.parameters())
+    print(f"{len(records)} BBQ questions, mean prompt {tokens:.1f} tokens (chat template)")
+    print(f"threads {torch.get_num_threads()}, parameters {parameters / 1e6:.1f} M")
+    print(f"CPU bf16 instructions: {cpu_bf16_feature() or 'none'}")
+    print(f"SALAM_DTYPE=auto picks {choose_dtype('auto', torch.device('cpu'))}")
+    bounds = {}
+    for dtype in dtypes:
+        rate = _matmul_rate(DTYPES[dtype])
+        bounds[dtype] = rate / (2 * parameters * tokens)
+        print(
+            f"{dtype:<9} matmul {rate / 1e9:7.1f} GFLOP/s, prefill bound {bounds[dtype]:6.2f} q/s"
+        )
+    return bounds
+
+
+def _measure(
+    args: argparse.Namespace, records: list[QuestionRecord], dtype: str, batch_size: int
+) -> list[Run]:
     free = [Prompt(exam_prompt(record)) for record in records]
     constrained = [
         Prompt(exam_prompt(record), constraint=Constraint(choices=record.labels))
         for record in records
     ]
-    tokens = statistics.mean(len(encode_prompt(loaded, prompt)) for prompt in free)
-    parameters = sum(p.numel() for p in loaded.model.parameters())
-    fp32, bf16 = _matmul_rate(torch.float32), _matmul_rate(torch.bfloat16)
-    bound = fp32 / (2 * parameters * tokens)
-    print(f"{len(records)} BBQ questions, mean prompt {tokens:.1f} tokens (chat template)")
-    print(f"threads {torch.get_num_threads()}, parameters {parameters / 1e6:.1f} M")
-    print(f"matmul fp32 {fp32 / 1e9:.1f} GFLOP/s, bf16 {bf16 / 1e9:.1f} GFLOP/s")
-    print(f"prefill bound (fp32) {bound:.2f} questions/s\n")
-    print(f"{'path':<6} {'batch':>5} {'q/s':>7} {'accuracy':>9} {'answered':>9} ", end="")
-    print(f"{'agree':>6} {'agree*':>6} {'bound':>6}")
-    for batch_size in (int(size) for size in args.batch_sizes.split(",")):
-        llm = LocalLLM(args.model, device="cpu", batch_size=batch_size)
-        llm.generate(constrained[:2], GenerationParams())  # one-time work: plans, shared head
-        naive, naive_rate = _answer(llm, free)
-        fast, fast_rate = _answer(llm, constrained)
-        naive_grades = [grade(r, text) for r, text in zip(records, naive, strict=True)]
-        fast_grades = [grade(r, text) for r, text in zip(records, fast, strict=True)]
-        pairs = list(zip(naive_grades, fast_grades, strict=True))
-        agree = statistics.mean(a.answer == b.answer for a, b in pairs)
-        answered_pairs = [(a, b) for a, b in pairs if a.answer is not None]
-        agree_answered = (
-            statistics.mean(a.answer == b.answer for a, b in answered_pairs)
-            if answered_pairs
-            else math.nan
-        )
-        for path, grades, rate in (
-            ("naive", naive_grades, naive_rate),
-            ("fast", fast_grades, fast_rate),
-        ):
-            accuracy = statistics.mean(g.correct for g in grades)
-            answered = statistics.mean(g.answer is not None for g in grades)
-            print(
-                f"{path:<6} {batch_size:>5} {rate:>7.2f} {accuracy:>9.3f} {answered:>9.3f} "
-                f"{agree:>6.3f} {agree_answered:>6.3f} {rate / bound:>6.0%}"
-            )
+    llm = LocalLLM(args.model, device="cpu", dtype=dtype, batch_size=batch_size)
+    # one-time work outside the timing: choice plans, the shared head, generate's first call
+    llm.generate(constrained[:2], GenerationParams())
+    llm.generate(free[:2], GenerationParams(max_new_tokens=NAIVE_TOKENS))
+    runs = []
+    for path, prompts in (("naive", free), ("fast", constrained)):
+        texts, rate = _answer(llm, prompts)
+        grades = [grade(record, text) for record, text in zip(records, texts, strict=True)]
+        runs.append(Run(dtype, path, batch_size, rate, grades))
+    return runs
 
 
 def _answer(llm: LocalLLM, prompts: list[Prompt]) -> tuple[list[str], float]:
@@ -116,6 +124,30 @@ def _answer(llm: LocalLLM, prompts: list[Prompt]) -> tuple[list[str], float]:
     started = time.perf_counter()
     texts = [c.text for c in llm.generate(prompts, GenerationParams(max_new_tokens=NAIVE_TOKENS))]
     return texts, len(texts) / (time.perf_counter() - started)
+
+
+def _print_run(run: Run, runs: list[Run], bound: float) -> None:
+    naive = next(r for r in runs if r.dtype == run.dtype and r.path == "naive")
+    fp32 = next((r for r in runs if r.dtype == "float32" and r.path == run.path), None)
+    accuracy = statistics.mean(g.correct for g in run.grades)
+    answered = statistics.mean(g.answer is not None for g in run.grades)
+    agree = _agreement(naive.grades, run.grades)
+    agree_answered = _agreement(naive.grades, run.grades, only_answered=True)
+    same_as_fp32 = _agreement(fp32.grades, run.grades) if fp32 else math.nan
+    print(
+        f"{run.dtype:<9} {run.path:<6} {run.batch_size:>5} {run.rate:>7.2f} {accuracy:>9.3f} "
+        f"{answered:>9.3f} {agree:>6.3f} {agree_answered:>6.3f} {same_as_fp32:>6.3f} "
+        f"{run.rate / bound:>6.0%}"
+    )
+
+
+def _agreement(first: list[Grade], second: list[Grade], *, only_answered: bool = False) -> float:
+    pairs = [
+        (a, b)
+        for a, b in zip(first, second, strict=True)
+        if not only_answered or a.answer is not None
+    ]
+    return statistics.mean(a.answer == b.answer for a, b in pairs) if pairs else math.nan
 
 
 def _matmul_rate(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
@@ -129,30 +161,6 @@ def _matmul_rate(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> floa
         torch.matmul(left, right)
         best = min(best, time.perf_counter() - started)
     return 2 * size**3 / best
-
-
-def _json_parse_rates(loaded: LoadedModel, records: Sequence[QuestionRecord], tokens: int) -> None:
-    prompts = [
-        Prompt(feedback_prompt(record, _wrong_label(record)), constraint=None) for record in records
-    ]
-    params = GenerationParams(max_new_tokens=tokens, temperature=1.0, top_k=50, seed=0)
-    first_key = '{"reason": "'
-    assert FEEDBACK_SCHEMA["required"][0] == "reason"
-    print(f"{len(prompts)} feedback prompts, sampled (T=1, top-k 50), {tokens} new tokens")
-    print(f"{'prefill':<16} {'parsed':>7} {'s':>6}")
-    for prefill in ("", "{", first_key):
-        started = time.perf_counter()
-        completions = generate_texts(loaded, prompts, params, 16, prefills=[prefill] * len(prompts))
-        seconds = time.perf_counter() - started
-        parsed = [
-            parse_feedback(c.text, record).failure is None
-            for c, record in zip(completions, records, strict=True)
-        ]
-        print(f"{prefill!r:<16} {statistics.mean(parsed):>7.2f} {seconds:>6.0f}")
-
-
-def _wrong_label(record: QuestionRecord) -> str:
-    return next(label for label in record.labels if label != record.target)
 
 
 if __name__ == "__main__":
