@@ -6,7 +6,8 @@ Two ways to answer a multiple-choice exam prompt ("...\\nThe correct answer is "
 Both in each dtype at each batch size, with accuracy, agreement with the naive path (agree*:
 only where the naive output names an option) and agreement of each dtype's fast answers with
 fp32's, against each dtype's prefill bound: its measured matmul rate divided by the work of one
-question's prompt (2 x parameters x tokens). The dtypes take turns at each batch size, so a
+question's prompt (2 x parameters x tokens); the fast path can pass it, because it does not
+run the shared chat-template head again. The dtypes take turns at each batch size, so a
 machine shared with other jobs slows both alike.
 
     .venv/bin/python benchmarks/local_throughput.py --data-dir ../shared/data --questions 256
