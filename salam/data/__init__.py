@@ -8,7 +8,7 @@ from salam.data.bbq import BBQ_CATEGORIES
 from salam.data.generated import GENERATED_TASKS, generate_benchmark
 from salam.data.loader import load_questions, load_split
 from salam.data.registry import DEFAULT_DATASET, describe_datasets
-from salam.data.splits import SPLIT_NAMES, Split, SplitName, split_questions
+from salam.data.splits import SPLIT_NAMES, Split, SplitName, first_per_task, split_questions
 from salam.records import QuestionRecord, make_id
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Split",
     "SplitName",
     "describe_datasets",
+    "first_per_task",
     "generate_benchmark",
     "load_questions",
     "load_split",

@@ -45,3 +45,15 @@ def split_questions(questions: Sequence[QuestionRecord], train_fraction: float =
         (train if in_train else test).append(question)
         seen[key] += 1
     return Split(train=train, test=test)
+
+
+def first_per_task(questions: Sequence[QuestionRecord], count: int) -> list[QuestionRecord]:
+    """The first `count` questions of each task, in the input order."""
+    seen: Counter[tuple[str, str]] = Counter()
+    kept = []
+    for question in questions:
+        key = (question.benchmark, question.task)
+        if seen[key] < count:
+            kept.append(question)
+        seen[key] += 1
+    return kept

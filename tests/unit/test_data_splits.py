@@ -52,3 +52,13 @@ def test_split_is_frozen_and_rejects_bad_fractions() -> None:
         split.train = []  # type: ignore[misc]
     with pytest.raises(ConfigError, match="between 0 and 1"):
         split_questions(_questions("t", 3), train_fraction=1.5)
+
+
+def test_first_per_task_keeps_order_and_caps_each_task() -> None:
+    from salam.data import first_per_task, generate_benchmark
+
+    questions = generate_benchmark(per_task=5)
+    kept = first_per_task(questions, 2)
+    assert [q.index for q in kept] == [0, 1] * len({q.task for q in questions})
+    assert kept == [q for q in questions if q.index < 2]
+    assert first_per_task(questions, 10) == questions
