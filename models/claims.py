@@ -52,10 +52,6 @@ class Claim:
     job_id: int | None
     example_ids: tuple[int, ...]
 
-    @property
-    def claimed(self) -> bool:
-        return self.job_id is not None
-
 
 def claim_examples(*, session: Session, minimum: int, maximum: int) -> Claim:
     """Create a queued job holding up to `maximum` unclaimed examples, oldest first, if at

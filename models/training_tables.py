@@ -21,7 +21,6 @@ JOB_RUNNING = "running"
 JOB_SUCCEEDED = "succeeded"
 JOB_FAILED = "failed"
 JOB_CANCELLED = "cancelled"
-JOB_STATES = (JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED)
 JOB_ENDED = (JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED)
 
 BASE_VERSION = "v0"  # the study assistant's base model, with no adapter

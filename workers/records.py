@@ -24,10 +24,6 @@ class RunPlan:
     memory_from: tuple[int, ...]
     rules: RunRules
 
-    @property
-    def mode(self) -> str:
-        return self.rules.mode
-
 
 def run_plan(session: Session, run_id: int) -> RunPlan | None:
     """The run's plan, read once per process (None for a run that does not exist)."""

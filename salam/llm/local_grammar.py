@@ -13,6 +13,7 @@ llguidance has no dependencies, xgrammar needs tvm-ffi and, by default, triton.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -43,7 +44,15 @@ _COMPILE_OPTIONS: Any = {
 
 
 def schema_grammar(schema: dict[str, Any], max_new_tokens: int) -> str:
-    """The llguidance grammar of `schema` with its strings bounded for `max_new_tokens`."""
+    """The llguidance grammar of `schema` with its strings bounded for `max_new_tokens`; every
+    study-assistant prompt has the same schema, so it is compiled once per process."""
+    # Keys keep their order: the grammar writes the properties in the schema's order.
+    return _compiled_grammar(json.dumps(schema), max_new_tokens)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_grammar(schema_json: str, max_new_tokens: int) -> str:
+    schema = json.loads(schema_json)
     return str(
         llguidance.LLMatcher.grammar_from_json_schema(
             bounded_schema(schema, max_new_tokens), defaults=_COMPILE_OPTIONS

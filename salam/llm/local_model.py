@@ -57,12 +57,14 @@ def load_model(
 ) -> LoadedModel:
     """The model for (files, device, dtype), with the LoRA adapter folder `adapter` merged in
     when given, loaded on the first call in this process. Loading another adapter of the same
-    model releases the one before: a process follows one study-assistant version at a time."""
+    model releases the adapter loaded before (a process follows one study-assistant version at a
+    time); the plain model, which a main LLM may share, stays."""
     key = (files, device, dtype, adapter)
     with _LOAD_LOCK:
         loaded = _LOADED.get(key)
         if loaded is None:
-            for older in [k for k in _LOADED if k[:3] == key[:3] and k[3] != adapter]:
+            stale = [k for k in _LOADED if k[:3] == key[:3] and k[3] not in (None, adapter)]
+            for older in stale:
                 del _LOADED[older]
             loaded = _load(files, resolve_device(device), dtype)
             if adapter is not None:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,17 +163,19 @@ class FaultLab:
         self.redis.stop()
 
 
-def write_dataset(path: Path, scripts: list[str]) -> Path:
-    """One question per script (the dummy backend's directive); the right answer is (B)."""
+def write_dataset(path: Path, scripts: Sequence[str] | Mapping[str, str]) -> Path:
+    """One question per script (the dummy backend's directive, see `salam.llm.dummy`), named
+    by the mapping's keys or numbered; the right answer is always (B)."""
+    named = scripts if isinstance(scripts, Mapping) else {f"q{n}": s for n, s in enumerate(scripts)}
     lines = [
         {
-            "id": f"q{number}",
-            "question": f"[dummy {script}] Question {number}: which is second?",
+            "id": name,
+            "question": f"[dummy {script}] Question {name}: which is second?",
             "options": ["first", "second", "third"],
             "target": "B",
-            "task": "faults",
+            "task": "scripted",
         }
-        for number, script in enumerate(scripts)
+        for name, script in named.items()
     ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return path

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fault_lab import write_dataset
 from sqlmodel import col, select
 
 from models import Analysis, Question, Trace, session_scope
@@ -28,32 +29,9 @@ SCRIPTED = {
     "assistant_junk": ("main=C sa=junk", "wrong"),
     "retry_error": ("main=C,error", "failed"),
 }
-# Questions after the scripted ones land in the test split (the last 20 % of the task).
-TEST_SPLIT_FILLERS = 3
-
-
-def _write_dataset(path: Path) -> None:
-    lines = [
-        {
-            "id": name,
-            "question": f"[dummy {script}] Case {name.replace('_', ' ')}: pick the second one.",
-            "options": ["first", "second", "third"],
-            "target": "B",
-            "task": "scripted",
-        }
-        for name, (script, _) in SCRIPTED.items()
-    ]
-    lines += [
-        {
-            "id": f"filler_{number}",
-            "question": f"Filler question {number}: pick any.",
-            "options": ["one", "two"],
-            "target": "A",
-            "task": "scripted",
-        }
-        for number in range(TEST_SPLIT_FILLERS)
-    ]
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+# Questions after the scripted ones land in the test split (the last 20 % of the task); no
+# script: the dummy's usual answers.
+TEST_SPLIT_FILLERS = {f"filler_{n}": "" for n in range(3)}
 
 
 def _queued_outcomes(url: str, run_id: int) -> dict[str, str]:
@@ -81,7 +59,9 @@ def test_eval_and_the_queues_settle_every_question_alike(
     tmp_path: Path,
 ) -> None:
     dataset = tmp_path / "scripted.jsonl"
-    _write_dataset(dataset)
+    write_dataset(
+        dataset, {name: script for name, (script, _) in SCRIPTED.items()} | TEST_SPLIT_FILLERS
+    )
     env = jobs.env(database_url, SALAM_MAX_ITERATIONS="1")
     expected = {name: state for name, (_, state) in SCRIPTED.items()}
 

@@ -5,13 +5,13 @@ its examples back."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fault_lab import write_dataset
 from sqlmodel import col, select
 
 from models import (
@@ -30,21 +30,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 # The dummy backend reads its script from the question: wrong (C) first, right (B) on the
 # retry with the study assistant's guideline; or wrong both times.
 SCRIPTS = {"turns_right_1": "main=C,B", "turns_right_2": "main=C,B", "stays_wrong": "main=C"}
-
-
-def _dataset(path: Path) -> Path:
-    lines = [
-        {
-            "id": name,
-            "question": f"[dummy {script}] Case {name}: pick the second one.",
-            "options": ["first", "second", "third"],
-            "target": "B",
-            "task": "scripted",
-        }
-        for name, script in SCRIPTS.items()
-    ]
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    return path
 
 
 def _run_finished(url: str, run_id: int) -> bool:
@@ -77,7 +62,7 @@ def test_successful_retries_are_batched_and_a_bad_base_model_fails_the_job(
     group = workers(env)
     group.start()
     group.start("finetune", name="finetune")
-    dataset = _dataset(tmp_path / "scripted.jsonl")
+    dataset = write_dataset(tmp_path / "scripted.jsonl", SCRIPTS)
     run_id = jobs.submit(str(dataset), "--split", "all", "--mode", "gather", env=env)
     wait_until(lambda: _run_finished(database_url, run_id), 120, "gather run finished")
 

@@ -152,10 +152,17 @@ def test_held_out_split_is_seeded_keeps_questions_together_and_never_takes_all()
     assert split_held_out([1], ["a"], 0.5, seed=0) == ([1], [])
 
 
-def test_dtype_follows_the_hardware_unless_set() -> None:
+@pytest.mark.parametrize(
+    ("avx512_bf16", "expected"), [(True, torch.bfloat16), (False, torch.float32)]
+)
+def test_dtype_follows_the_hardware_unless_set(
+    monkeypatch: pytest.MonkeyPatch, avx512_bf16: bool, expected: torch.dtype
+) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
     cpu = torch.device("cpu")
     assert training_dtype("float32", cpu).dtype == torch.float32
-    assert training_dtype("auto", cpu).dtype in (torch.float32, torch.bfloat16)
+    assert training_dtype("auto", cpu).dtype == expected
     with pytest.raises(ConfigError, match="CUDA"):
         training_dtype("float16", cpu)
 
