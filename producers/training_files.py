@@ -2,7 +2,8 @@
 
 Read: the paper's feedback files (`{"type": "text2text", "instances": [{"input", "output"}]}`)
 or JSON Lines of `{"input", "output"}` (the paper's shape) or `{"prompt", "completion", ...}`
-(salam's export). A file is read whole before anything is stored; any bad record is a
+(salam's export), within the input limits that dataset files have (regular files only, at most
+SALAM_MAX_INPUT_BYTES). A file is read whole before anything is stored; any bad record is a
 `DataError` naming the file and the record (the instance index of a text2text file, the line
 number of a JSON Lines file). An output that is not `{reason, guideline}` JSON is bad too:
 the study assistant would learn to write it.
@@ -13,28 +14,41 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from models import TrainingExample
 from salam.assistant import parse_feedback_json
+from salam.data.files import (
+    first_line,
+    json_line_object,
+    numbered_lines,
+    open_question_file,
+    read_json_document,
+)
 from salam.errors import DataError
 from salam.feedback_file import question_record, split_feedback_request
+from salam.settings import get_settings
 
 ExportFormat = Literal["salam", "paper"]
 PAPER_PROMPT_VERSION = "paper"  # prompts written in the paper's wording, not salam's templates
+Record = str | int  # where a record is: "line N" of JSON Lines, the index of an instance
 SALAM_FIELDS = ("prompt", "completion", "prompt_version", "assistant_version", "source", "run_id")
 
 
 def read_training_file(path: Path) -> list[TrainingExample]:
     """The file's records as unsaved examples; `source` names the file's content and the
     record, so importing the same file again adds nothing."""
-    text = _read_text(path)
-    source = f"file:{path.name}@{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-    return [
-        _example(path, record, fields, f"{source}:{record}")
-        for record, fields in _records(path, text)
-    ]
+    source, limit = str(path), get_settings().max_input_bytes
+    with open_question_file(path, limit) as stream:
+        records = list(_records(stream, source, limit))
+        stream.seek(0)
+        digest = hashlib.sha256()
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    name = f"file:{path.name}@{digest.hexdigest()[:12]}"
+    return [_example(path, where, fields, f"{name}:{number}") for number, where, fields in records]
 
 
 def export_line(example: TrainingExample, export_format: ExportFormat) -> str:
@@ -50,41 +64,32 @@ def export_line(example: TrainingExample, export_format: ExportFormat) -> str:
     return json.dumps(fields, ensure_ascii=False)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(str(path), f"cannot read the file: {err}") from err
-
-
-def _records(path: Path, text: str) -> Iterator[tuple[int, Any]]:
-    """(record number, parsed record) of a text2text document or of JSON Lines."""
-    document = _whole_document(text)
-    if isinstance(document, dict) and ("instances" in document or "type" in document):
-        instances = document.get("instances")
-        if document.get("type") != "text2text" or not isinstance(instances, list):
-            raise DataError(str(path), 'expected {"type": "text2text", "instances": [...]}')
-        yield from enumerate(instances)
+def _records(stream: IO[bytes], source: str, limit: int) -> Iterator[tuple[int, Record, Any]]:
+    """(number, where, parsed record) of a text2text document (instance index) or of JSON
+    Lines (line number)."""
+    lines = numbered_lines(stream, source, limit)
+    first = first_line(lines, source)
+    if first.error is None and not _is_document(first.value):
+        for number, text in chain([(first.number, first.text)], lines):
+            yield number, f"line {number}", json_line_object(number, text, source)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(str(path), f"not JSON: {err.msg}", record=number) from err
+    document = read_json_document(stream, first, lines, source, limit)
+    instances = document.get("instances") if isinstance(document, dict) else None
+    if not isinstance(instances, list) or document.get("type") != "text2text":
+        raise DataError(source, 'expected {"type": "text2text", "instances": [...]}')
+    for index, instance in enumerate(instances):
+        yield index, index, instance
 
 
-def _whole_document(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return None  # JSON Lines (or nothing readable: each line then says what is wrong)
+def _is_document(value: Any) -> bool:
+    """A first line that is a text2text document on its own (not one JSON Lines record)."""
+    return isinstance(value, dict) and ("instances" in value or "type" in value)
 
 
 Complaint = Callable[[str], DataError]
 
 
-def _example(path: Path, record: int, fields: Any, source: str) -> TrainingExample:
+def _example(path: Path, record: Record, fields: Any, source: str) -> TrainingExample:
     def bad(problem: str) -> DataError:
         return DataError(str(path), problem, record=record)
 

@@ -4,6 +4,7 @@ bad files refused whole, and the round trip."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,12 +87,14 @@ def test_json_lines_of_either_shape(url: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "where"),
     [
-        ('{"input": "p", "output": "' + "x" * 3 + '"}\n', "record 1"),  # output not feedback
-        (json.dumps({"input": "p", "output": FEEDBACK}) + "\n{broken\n", "record 2"),
-        (json.dumps({"input": "", "output": FEEDBACK}) + "\n", "record 1"),
+        ('{"input": "p", "output": "' + "x" * 3 + '"}\n', "line 1"),  # output not feedback
+        (json.dumps({"input": "p", "output": FEEDBACK}) + "\n{broken\n", "line 2"),
+        (json.dumps({"input": "", "output": FEEDBACK}) + "\n", "line 1"),
         ('{"type": "text2text", "instances": [{"input": "p", "output": 3}]}', "record 0"),
         ('{"type": "other", "instances": []}', "text2text"),
-        ('["not", "records"]\n', "record 1"),
+        ('["not", "records"]\n', "line 1"),
+        ("", "empty"),
+        ('{"type": "text2text",\n "instances": [}', "line 2"),
     ],
 )
 def test_a_bad_file_stores_nothing_and_names_file_and_record(
@@ -121,3 +124,23 @@ def test_export_writes_both_shapes_and_reads_back(url: str, tmp_path: Path) -> N
     reimported = _stored(url)[2:]
     assert [e["prompt"] for e in reimported] == [line["prompt"] for line in own]
     assert reimported[0]["options"] == own[0]["options"]
+
+
+def test_import_reads_within_the_input_limits(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = [{"input": PAPER_PROMPT, "output": FEEDBACK}] * 3
+    big = _jsonl(tmp_path / "big.jsonl", *records)
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("SALAM_MAX_INPUT_BYTES", str(big.stat().st_size - 1))
+    get_settings.cache_clear()
+    assert main(["traces", "import", str(big)]) == 2
+    assert main(["traces", "import", str(fifo)]) == 2  # refused at once, not left waiting
+    too_big, not_regular = capsys.readouterr().err.strip().splitlines()
+    assert "big.jsonl" in too_big and "SALAM_MAX_INPUT_BYTES" in too_big
+    assert "pipe.jsonl" in not_regular and "not a regular file" in not_regular
+    monkeypatch.setenv("SALAM_MAX_INPUT_BYTES", str(big.stat().st_size))
+    get_settings.cache_clear()
+    assert main(["traces", "import", str(big)]) == 0
+    assert len(_stored(url)) == 3
