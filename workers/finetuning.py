@@ -11,7 +11,9 @@ promoted) or failed (its examples go back for the next batch).
 from __future__ import annotations
 
 import logging
+import math
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 # rather than restarted again.
 MAX_ATTEMPTS = 3
 ERROR_CHARS = 2000
+PROGRESS_EVERY_S = 2.0
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -88,8 +91,20 @@ def attempt_folder(job_id: int, attempt: int) -> Path:
     return folder
 
 
-def _progress_writer(job_id: int, attempt: int, report: Report) -> training.ProgressCallback:
+def _progress_writer(
+    job_id: int, attempt: int, report: Report, clock: Callable[[], float] = time.monotonic
+) -> training.ProgressCallback:
+    """Writes a training step's progress (a write transaction, and the task's state) at most
+    every PROGRESS_EVERY_S seconds, and the last step always: a fast accelerator logs several
+    steps a second. A cancelled job therefore stops within that time."""
+    written_at = -math.inf
+
     def write(update: dict[str, float]) -> None:
+        nonlocal written_at
+        last_step = update.get("step", 0) >= update.get("total_steps", math.inf)
+        if clock() - written_at < PROGRESS_EVERY_S and not last_step:
+            return
+        written_at = clock()
         progress = Progress(
             step=int(update.get("step", 0)),
             total_steps=int(update["total_steps"]) if "total_steps" in update else None,

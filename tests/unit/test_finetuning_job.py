@@ -60,7 +60,8 @@ def _trainer(metrics: dict[str, float], steps: int = 2) -> Trainer:
     ) -> training.TrainingOutcome:
         assert base == "/models/base" and out.is_dir() and len(examples) == 3
         for step in range(1, steps + 1):
-            progress({"step": step, "loss": 3.0 / step, "epoch": 0.5 * step})
+            update = {"step": step, "total_steps": steps, "loss": 3.0 / step, "epoch": 0.5 * step}
+            progress(update)
         (out / "adapter").mkdir()
         return training.TrainingOutcome(out / "adapter", metrics, 4096, out / "log.jsonl")
 
@@ -134,6 +135,7 @@ def test_cancelling_a_running_job_stops_it_at_its_next_progress_report(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = _job(url)
+    monkeypatch.setattr(finetuning, "PROGRESS_EVERY_S", 0.0)
 
     def cancelled_midway(
         base: str, examples: Sequence[TrainingExample], out: Path, progress: Any
@@ -147,6 +149,26 @@ def test_cancelling_a_running_job_stops_it_at_its_next_progress_report(
     monkeypatch.setattr(training, "train_adapter", cancelled_midway)
     assert finetuning.finetune_job(job_id, lambda _: None) == "lost"
     assert _read(job_id).status == JOB_CANCELLED and _free() == 3
+
+
+def test_progress_is_written_every_few_seconds_and_at_the_last_step(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(finetuning, "PROGRESS_EVERY_S", 2.0)
+    job_id = _job(url)
+    with session_scope(write=True) as session:
+        attempt = start_job(session=session, job_id=job_id, base_model="/models/base")
+    assert attempt is not None
+    now = [0.0]
+    reports: list[int] = []
+    write = finetuning._progress_writer(
+        job_id, attempt, lambda update: reports.append(update["step"]), clock=lambda: now[0]
+    )
+    for step in range(1, 11):  # a step every half second
+        write({"step": step, "total_steps": 10, "loss": 1.0})
+        now[0] += 0.5
+    assert reports == [1, 5, 9, 10]
+    assert _read(job_id).step == 10
 
 
 def test_a_redelivered_job_whose_worker_died_is_restarted(
