@@ -7,41 +7,26 @@ so a GGUF model is first converted to a plain folder once (config + safetensors 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from salam.errors import FinetuneError
-from salam.llm.local_model import LoadedModel
+from salam.llm.local_model import LoadedModel, load_files
+from salam.llm.model_files import ModelFiles
 
 
 def load_base_model(folder: Path, device: torch.device, dtype: torch.dtype) -> LoadedModel:
-    """The model and tokenizer in `folder`, on `device` in `dtype`, with fresh weights that no
-    other holder of this model shares (training changes them)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    """The model and tokenizer in `folder`, on `device` in `dtype`, loaded as the local backend
+    loads them (the same end-of-sequence and padding tokens), with fresh weights that no other
+    holder of this model shares (training changes them)."""
     check_base_folder(folder)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model: Any = AutoModelForCausalLM.from_pretrained(
-            folder, local_files_only=True, dtype=dtype
-        )
+        loaded = load_files(ModelFiles(folder), device, dtype, model_id=folder.name)
     except (OSError, ValueError, RuntimeError, KeyError) as err:
         raise FinetuneError(f"base model {folder}: cannot be loaded for training: {err}") from err
-    model.to(device)
-    eos_ids = _eos_ids(model, tokenizer)
-    if not eos_ids:
+    if not loaded.eos_ids:
         raise FinetuneError(f"base model {folder}: no end-of-sequence token to end outputs with")
-    pad_id = tokenizer.pad_token_id
-    return LoadedModel(
-        model=model,
-        tokenizer=tokenizer,
-        device=device,
-        model_id=folder.name,
-        pad_id=int(pad_id) if pad_id is not None else min(eos_ids),
-        eos_ids=eos_ids,
-        context_length=getattr(model.config, "max_position_embeddings", None),
-    )
+    return loaded
 
 
 def check_base_folder(folder: Path) -> None:
@@ -68,12 +53,3 @@ def check_base_folder(folder: Path) -> None:
         raise FinetuneError(
             f"base model {folder}: a {config.model_type!r} model is not a causal language model"
         )
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
-    # Both sources: generation stops at the config's, the tokenizer's closes chat turns.
-    configured = model.generation_config.eos_token_id
-    ids = [configured] if isinstance(configured, int) else list(configured or [])
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
-    return frozenset(int(token) for token in ids)

@@ -140,12 +140,13 @@ def load_files(
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    # Both sources: generation stops at the config's, the tokenizer's closes chat turns (and
+    # ends every fine-tuning completion).
     configured = model.generation_config.eos_token_id
-    if configured is None:
-        configured = tokenizer.eos_token_id
-    if configured is None:
-        return frozenset()
-    return frozenset([configured] if isinstance(configured, int) else configured)
+    ids = [configured] if isinstance(configured, int) else list(configured or [])
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return frozenset(int(token) for token in ids)
 
 
 def _pad_id(tokenizer: Any, eos_ids: frozenset[int]) -> int:
