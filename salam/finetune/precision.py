@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from salam.errors import ConfigError
-from salam.llm.local_hardware import DTYPES, DtypeChoice, choose_dtype
+from salam.llm.local_hardware import DtypeChoice, choose_dtype
 
 
 def training_dtype(requested: str, device: torch.device) -> DtypeChoice:
@@ -15,10 +15,6 @@ def training_dtype(requested: str, device: torch.device) -> DtypeChoice:
     The choice is always explicit: TRL's `SFTConfig` defaults to bf16, which fails on CPUs
     without it. float16 is refused on a CPU, where torch has no fast fp16 training path.
     """
-    if requested == "auto":
-        return choose_dtype("auto", device)
-    if requested not in DTYPES:
-        raise ConfigError(f"unknown fine-tuning dtype {requested!r}: use auto, {', '.join(DTYPES)}")
     if requested == "float16" and device.type != "cuda":
         raise ConfigError("float16 training needs a CUDA GPU; use float32 or bfloat16")
-    return DtypeChoice(DTYPES[requested], "set by SALAM_FINETUNE_DTYPE")
+    return choose_dtype(requested, device, setting="SALAM_FINETUNE_DTYPE")

@@ -48,16 +48,18 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
-def choose_dtype(requested: str, device: torch.device) -> DtypeChoice:
-    """The dtype for `requested` (auto, float32, bfloat16, float16) on `device`, with the reason.
+def choose_dtype(requested: str, device: torch.device, setting: str = "SALAM_DTYPE") -> DtypeChoice:
+    """The dtype for `requested` (auto, float32, bfloat16, float16) on `device`, with the reason;
+    `setting` names where an explicit choice came from.
 
     auto: bf16 on a CPU with bf16 instructions and on a GPU that has bf16, fp16 on an older
     GPU, fp32 elsewhere (Apple's MPS included: its bf16 support varies by OS version).
     """
     if requested != "auto":
         if requested not in DTYPES:
-            raise ConfigError(f"unknown dtype {requested!r}: use auto, {', '.join(DTYPES)}")
-        return DtypeChoice(DTYPES[requested], "set by SALAM_DTYPE")
+            choices = ", ".join(DTYPES)
+            raise ConfigError(f"{setting}: unknown dtype {requested!r}: use auto, {choices}")
+        return DtypeChoice(DTYPES[requested], f"set by {setting}")
     if device.type == "cuda":
         if torch.cuda.is_bf16_supported():
             return DtypeChoice(torch.bfloat16, "the GPU supports bf16")

@@ -161,10 +161,13 @@ def test_dtype_follows_the_hardware_unless_set(
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
     cpu = torch.device("cpu")
-    assert training_dtype("float32", cpu).dtype == torch.float32
+    explicit = training_dtype("float32", cpu)
+    assert (explicit.dtype, explicit.reason) == (torch.float32, "set by SALAM_FINETUNE_DTYPE")
     assert training_dtype("auto", cpu).dtype == expected
     with pytest.raises(ConfigError, match="CUDA"):
         training_dtype("float16", cpu)
+    with pytest.raises(ConfigError, match="SALAM_FINETUNE_DTYPE: unknown dtype 'fp8'"):
+        training_dtype("fp8", cpu)
 
 
 def test_config_reads_every_hyperparameter_from_settings() -> None:
