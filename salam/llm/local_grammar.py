@@ -130,7 +130,11 @@ class GrammarLogitsProcessor(LogitsProcessor):
                 matcher.consume_token(token)
 
     def _allowed(self, vocab_size: int) -> torch.Tensor:
-        """[rows, vocab_size] booleans; tokens beyond the tokenizer's vocabulary never allowed."""
+        """[rows, vocab_size] booleans; tokens beyond the tokenizer's vocabulary never allowed.
+
+        Unpacked here rather than by `llguidance.torch.apply_token_bitmask_inplace`, which
+        goes through `torch.compile`: a C compiler at run time and seconds of compiling on a
+        CPU for a mask that takes well under a millisecond to unpack."""
         words = (vocab_size + 31) // 32
         packed = torch.zeros((len(self._matchers), words), dtype=torch.int32)
         for row, matcher in enumerate(self._matchers):
