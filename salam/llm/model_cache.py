@@ -3,7 +3,8 @@
 transformers dequantizes a GGUF file on every load (about 25 s for the bundled SmolLM2 on two
 cores, its tokenizer included), and Trainer refuses a model loaded from GGUF. Converted once,
 the model loads from `<cache>/plain/<file stem>-<sha256 prefix>-<dtype>/` in about a second,
-and the imitation-learning fine-tune starts from the same folder.
+and the imitation-learning fine-tune starts from the same folder. The file's hash is taken
+once per version of the file and remembered in `<cache>/hashes/`.
 
 Processes that start together must neither convert twice nor read a half-written folder: the
 folder is built in a temporary folder next to it, under a file lock, and renamed into place
@@ -13,7 +14,9 @@ folder is built in a temporary folder next to it, under a file lock, and renamed
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -44,14 +47,44 @@ def plain_model_folder(
         return files.folder
     cache = (cache_dir if cache_dir is not None else get_settings().cache_dir).expanduser()
     gguf = files.folder / files.gguf_file
-    target = cache / "plain" / plain_folder_name(gguf, dtype)
+    target = cache / "plain" / plain_folder_name(gguf, dtype, hashes=cache / "hashes")
     return build_once(target, partial(convert_gguf, files, dtype))
 
 
-def plain_folder_name(gguf: Path, dtype: torch.dtype) -> str:
-    """Names differ when the file's content or the dtype does, whatever the file is called."""
+def plain_folder_name(gguf: Path, dtype: torch.dtype, hashes: Path | None = None) -> str:
+    """Names differ when the file's content or the dtype does, whatever the file is called.
+    With `hashes`, the file's hash is remembered there (see `remembered_sha256`)."""
     dtype_name = str(dtype).removeprefix("torch.")
-    return f"{gguf.stem}-{file_sha256(gguf)[:16]}-{dtype_name}"
+    digest = file_sha256(gguf) if hashes is None else remembered_sha256(gguf, hashes)
+    return f"{gguf.stem}-{digest[:16]}-{dtype_name}"
+
+
+def remembered_sha256(path: Path, store: Path) -> str:
+    """The SHA-256 of `path`, read once per version of the file.
+
+    Remembered in `store` under the file's resolved path, with its size, modification time and
+    inode: a worker that starts with a multi-GB GGUF does not read it whole again (about 2 s
+    per GB here), and a file replaced or rewritten in place is hashed anew.
+    """
+    status = path.stat()
+    where = str(path.resolve())
+    stamp = [where, status.st_size, status.st_mtime_ns, status.st_ino]
+    record = store / f"{hashlib.sha256(where.encode()).hexdigest()[:16]}.json"
+    try:
+        saved = json.loads(record.read_text(encoding="utf-8"))
+        if saved["stamp"] == stamp:
+            return str(saved["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not remembered yet, or a record this code cannot read: hash the file
+    digest = file_sha256(path)
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        staging = record.with_name(f".{record.name}.{os.getpid()}")
+        staging.write_text(json.dumps({"stamp": stamp, "sha256": digest}), encoding="utf-8")
+        staging.replace(record)  # atomic: a reader sees the old record or the new one
+    except OSError as err:
+        logger.debug("cannot remember the hash of %s: %s", path, err)
+    return digest
 
 
 def file_sha256(path: Path) -> str:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from salam.errors import ConfigError
-from salam.llm import local_model
+from salam.llm import local_model, model_cache
 from salam.llm.local_hardware import choose_dtype
 from salam.llm.model_cache import build_once, plain_folder_name, plain_model_folder
 from salam.llm.model_files import ModelFiles, locate_model
@@ -159,3 +159,29 @@ def watch_loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[ModelFiles, torch
 
     monkeypatch.setattr(local_model, "load_files", load_files)
     return loads
+
+
+def test_a_files_hash_is_read_once_per_version_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gguf, store = tmp_path / "m.gguf", tmp_path / "cache" / "hashes"
+    gguf.write_bytes(b"weights one")
+    reads: list[Path] = []
+    real = model_cache.file_sha256
+
+    def counted(path: Path) -> str:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(model_cache, "file_sha256", counted)
+    first = plain_folder_name(gguf, torch.float32, hashes=store)
+    assert plain_folder_name(gguf, torch.float32, hashes=store) == first
+    assert plain_folder_name(gguf, torch.bfloat16, hashes=store).startswith(first[:-7])
+    assert reads == [gguf]
+    gguf.write_bytes(b"weights two")  # rewritten in place: another size and mtime
+    second = plain_folder_name(gguf, torch.float32, hashes=store)
+    assert second != first and second == plain_folder_name(gguf, torch.float32)
+    assert reads == [gguf, gguf, gguf]  # the last call was told to hash without the store
+    (next(store.glob("*.json"))).write_text("{not json")
+    assert plain_folder_name(gguf, torch.float32, hashes=store) == second
+    assert len(reads) == 4
