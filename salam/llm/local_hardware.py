@@ -3,8 +3,9 @@
 bf16 halves the bytes a forward pass moves, and on CPUs with bf16 instructions (AVX512-BF16,
 AMX) its matmuls run about three times as fast as fp32 (720 against 258 GFLOP/s measured on
 two cores of an AMX machine). Without those instructions torch emulates bf16 and a forward
-pass is many times slower than fp32 (0.2 GFLOP/s measured on an AVX2-only CPU). So `auto`
-follows the hardware, decided on the machine that loads the model.
+pass is many times slower than fp32 (1.2 against 130 GFLOP/s on two cores of an AVX2-only
+EPYC, `benchmarks/local_throughput.py`). So `auto` follows the hardware, decided on the machine
+that loads the model.
 """
 
 from __future__ import annotations
