@@ -159,7 +159,7 @@ def _gather_learn_examine(
     gather = Submission(args.dataset, split="train", mode="gather", chunk_size=chunk_size)
     gather_id = submit_questions(gather, split.train, settings)
     _wait([gather_id], args.quiet, check)
-    learned = learn_from_gather(settings, quiet=args.quiet, check=check)
+    learned = learn_from_gather(settings, gather_id, quiet=args.quiet, check=check)
     exams = [
         Submission(
             args.dataset,
