@@ -44,10 +44,9 @@ def read_training_file(path: Path) -> list[TrainingExample]:
     with open_question_file(path, limit) as stream:
         records = list(_records(stream, source, limit))
         stream.seek(0)
-        digest = hashlib.sha256()
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    name = f"file:{path.name}@{digest.hexdigest()[:12]}"
+        # hashed with newlines as text mode reads them, so a CRLF file keeps its source ids
+        content = stream.read().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    name = f"file:{path.name}@{hashlib.sha256(content).hexdigest()[:12]}"
     return [_example(path, where, fields, f"{name}:{number}") for number, where, fields in records]
 
 

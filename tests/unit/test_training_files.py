@@ -13,6 +13,7 @@ from shared_data import shared_data_dir
 from training_rows import FEEDBACK, retried_mistakes
 
 from models import get_examples, session_scope, use_database
+from producers.training_files import read_training_file
 from salam.cli import main
 from salam.settings import get_settings
 
@@ -144,3 +145,13 @@ def test_import_reads_within_the_input_limits(
     get_settings.cache_clear()
     assert main(["traces", "import", str(big)]) == 0
     assert len(_stored(url)) == 3
+
+
+def test_source_ids_do_not_depend_on_line_endings(tmp_path: Path) -> None:
+    record = json.dumps({"input": PAPER_PROMPT, "output": FEEDBACK})
+    unix, windows = tmp_path / "unix" / "f.jsonl", tmp_path / "windows" / "f.jsonl"
+    for path, ending in ((unix, "\n"), (windows, "\r\n")):
+        path.parent.mkdir()
+        path.write_bytes(f"{record}{ending}{record}{ending}".encode())
+    sources = [[e.source for e in read_training_file(path)] for path in (unix, windows)]
+    assert sources[0] == sources[1] and len(set(sources[0])) == 2
