@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from training_rows import imported_examples
+from training_rows import imported_examples, training_database
 
 from models import (
     JOB_CANCELLED,
@@ -24,7 +24,6 @@ from models import (
     session_scope,
     start_job,
     unclaimed_example_count,
-    use_database,
 )
 from salam.errors import FinetuneError
 from salam.settings import get_settings
@@ -43,15 +42,13 @@ Trainer = Callable[[str, Sequence[TrainingExample], Path, training.ProgressCallb
 
 @pytest.fixture
 def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SALAM_FINETUNE_DIR", str(tmp_path / "finetune"))
-    monkeypatch.setenv("SALAM_SA_MODEL", "/models/base")
-    monkeypatch.setenv("SALAM_FINETUNE_MIN_EXAMPLES", "2")
-    get_settings.cache_clear()
-    url = f"sqlite:///{tmp_path / 'salam.db'}"
-    use_database(url)
-    yield url
-    use_database(None)
-    get_settings.cache_clear()
+    yield from training_database(
+        tmp_path,
+        monkeypatch,
+        SALAM_FINETUNE_DIR=str(tmp_path / "finetune"),
+        SALAM_SA_MODEL="/models/base",
+        SALAM_FINETUNE_MIN_EXAMPLES="2",
+    )
 
 
 def _trainer(metrics: dict[str, float], steps: int = 2) -> Trainer:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from training_rows import retried_mistakes
+from training_rows import retried_mistakes, training_database
 
 from models import (
     JobResult,
@@ -16,7 +16,6 @@ from models import (
     get_job,
     session_scope,
     start_job,
-    use_database,
 )
 from salam.cli import run_learning
 from salam.settings import get_settings
@@ -24,14 +23,8 @@ from salam.settings import get_settings
 
 @pytest.fixture
 def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SALAM_FINETUNE_MIN_EXAMPLES", "4")
     monkeypatch.setattr(run_learning, "POLL_S", 0.0)
-    get_settings.cache_clear()
-    url = f"sqlite:///{tmp_path / 'salam.db'}"
-    use_database(url)
-    yield url
-    use_database(None)
-    get_settings.cache_clear()
+    yield from training_database(tmp_path, monkeypatch, SALAM_FINETUNE_MIN_EXAMPLES="4")
 
 
 def _beat_claims(count: int) -> tuple[int, int]:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from training_rows import imported_examples
+from training_rows import imported_examples, training_database
 
-from models import JOB_FAILED, get_job, session_scope, unclaimed_example_count, use_database
+from models import JOB_FAILED, get_job, session_scope, unclaimed_example_count
 from salam.settings import Settings, get_settings
 from workers import batching
 from workers.app import app, celery_config
@@ -42,13 +42,7 @@ def test_batch_bounds_must_be_ordered() -> None:
 
 @pytest.fixture
 def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SALAM_FINETUNE_MIN_EXAMPLES", "3")
-    get_settings.cache_clear()
-    url = f"sqlite:///{tmp_path / 'salam.db'}"
-    use_database(url)
-    yield url
-    use_database(None)
-    get_settings.cache_clear()
+    yield from training_database(tmp_path, monkeypatch, SALAM_FINETUNE_MIN_EXAMPLES="3")
 
 
 def test_the_tick_publishes_a_job_only_when_enough_examples_are_free(

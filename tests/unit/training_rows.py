@@ -3,6 +3,11 @@ the material training examples are made of."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from models import (
     Analysis,
     Attempt,
@@ -20,7 +25,25 @@ from models import (
     record_traces,
     saved_id,
     session_scope,
+    use_database,
 )
+from salam.settings import get_settings
+
+
+def training_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **settings: str
+) -> Iterator[str]:
+    """A fresh SQLite database in use for one test, with the given SALAM_ settings set (for a
+    fixture to `yield from`); yields its URL."""
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    url = f"sqlite:///{tmp_path / 'salam.db'}"
+    use_database(url)
+    yield url
+    use_database(None)
+    get_settings.cache_clear()
+
 
 FEEDBACK = '{"reason": "misread the options", "guideline": "Read every option first."}'
 
