@@ -15,6 +15,7 @@ from models.engine import (
 from models.examples import (
     add_examples,
     get_examples,
+    jobs_training_on_run,
     record_examples_of_traces,
     trace_source,
     unclaimed_example_count,
@@ -160,6 +161,7 @@ __all__ = [
     "get_runs",
     "get_version",
     "guidelines_of",
+    "jobs_training_on_run",
     "last_write_at",
     "latest_jobs",
     "latest_runs",

@@ -66,6 +66,15 @@ def get_examples(
     return list(session.exec(query.order_by(col(TrainingExample.id))).all())
 
 
+def jobs_training_on_run(*, session: Session, run_id: int) -> list[int]:
+    """The fine-tuning jobs that hold examples gathered by `run_id`, oldest first."""
+    job = col(TrainingExample.finetune_job_id)
+    rows = session.exec(
+        select(job).where(TrainingExample.run_id == run_id, job.is_not(None)).distinct()
+    ).all()
+    return sorted(int(row) for row in rows if row is not None)
+
+
 def unclaimed_example_count(*, session: Session) -> int:
     return int(
         session.exec(

@@ -21,16 +21,15 @@ def learn_from_gather(
     """Claim the free training examples into a job, then wait for every job that trains on
     the gather's examples: beat's schedule may have started some while the gather ran.
     Returns what happened."""
-    from models import get_examples, session_scope, unclaimed_example_count
+    from models import jobs_training_on_run, session_scope, unclaimed_example_count
     from workers.batching import queue_batch
 
     claim = queue_batch(settings)
     with session_scope() as session:
-        claimed = {
-            example.finetune_job_id for example in get_examples(session=session, run_id=run_id)
-        }
+        job_ids = jobs_training_on_run(session=session, run_id=run_id)
         free = unclaimed_example_count(session=session)
-    job_ids = sorted(job for job in {*claimed, claim.job_id} if job is not None)
+    if claim.job_id is not None and claim.job_id not in job_ids:
+        job_ids.append(claim.job_id)  # the free examples it took were all older runs'
     if not job_ids:
         return (
             f"imitation learning: {free} training examples (successful feedback), fewer than "

@@ -14,6 +14,7 @@ from models import (
     claim_examples,
     complete_job,
     get_job,
+    jobs_training_on_run,
     session_scope,
     start_job,
 )
@@ -63,3 +64,13 @@ def test_too_little_feedback_is_said(url: str) -> None:
     said = run_learning.learn_from_gather(get_settings(), run_id, quiet=True, check=lambda: None)
     assert said.startswith("imitation learning: 3 training examples (successful feedback)")
     assert "fewer than the 4 a job needs" in said
+
+
+def test_a_runs_jobs_are_those_holding_its_examples(url: str) -> None:
+    earlier_run, _ = retried_mistakes(url, 4)
+    earlier_job, _ = _beat_claims(4)
+    run_id, _ = retried_mistakes(url, 4)
+    job_id, _ = _beat_claims(4)
+    with session_scope() as session:
+        assert jobs_training_on_run(session=session, run_id=run_id) == [job_id]
+        assert jobs_training_on_run(session=session, run_id=earlier_run) == [earlier_job]
