@@ -26,7 +26,6 @@ from pathlib import Path
 import torch
 
 from salam.data import load_split
-from salam.embedding import load_embedder
 from salam.evaluation import Models
 from salam.experiment import EvalOptions, EvalReport, evaluate
 from salam.feedback_file import load_feedback_file
@@ -36,7 +35,7 @@ from salam.llm.local import LocalLLM
 from salam.llm.local_hardware import choose_dtype, resolve_device
 from salam.llm.model_cache import plain_model_folder
 from salam.llm.model_files import locate_model
-from salam.memory import GuidelineMemory
+from salam.memory import memory_from_settings
 from salam.prompts import feedback_prompt
 from salam.settings import get_settings
 
@@ -90,18 +89,12 @@ def compare(adapter: Path | None, data_dir: Path, limit: int) -> EvalReport:
         assistant=LocalLLM(adapter=str(adapter) if adapter else None),
         assistant_params=generation_params("sa", settings),
     )
-    memory = GuidelineMemory(
-        load_embedder(settings.embedder),
-        top_k=settings.memory_top_k,
-        threshold=settings.memory_threshold,
-        max_size=settings.memory_max_size,
-    )
     return evaluate(
         "bbq-salam",
         split,
         ["none", "feedback", "agent"],
         models,
-        memory,
+        memory_from_settings(settings),
         options=EvalOptions(iterations=1, chunk_size=settings.batch_size),
     )
 

@@ -101,10 +101,11 @@ def _progress_writer(
 
     def write(update: dict[str, float]) -> None:
         nonlocal written_at
+        now = clock()
         last_step = update.get("step", 0) >= update.get("total_steps", math.inf)
-        if clock() - written_at < PROGRESS_EVERY_S and not last_step:
+        if now - written_at < PROGRESS_EVERY_S and not last_step:
             return
-        written_at = clock()
+        written_at = now
         progress = Progress(
             step=int(update.get("step", 0)),
             total_steps=int(update["total_steps"]) if "total_steps" in update else None,

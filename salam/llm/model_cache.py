@@ -51,12 +51,11 @@ def plain_model_folder(
     return build_once(target, partial(convert_gguf, files, dtype))
 
 
-def plain_folder_name(gguf: Path, dtype: torch.dtype, hashes: Path | None = None) -> str:
-    """Names differ when the file's content or the dtype does, whatever the file is called.
-    With `hashes`, the file's hash is remembered there (see `remembered_sha256`)."""
+def plain_folder_name(gguf: Path, dtype: torch.dtype, hashes: Path) -> str:
+    """Names differ when the file's content or the dtype does, whatever the file is called;
+    the file's hash is remembered in `hashes` (see `remembered_sha256`)."""
     dtype_name = str(dtype).removeprefix("torch.")
-    digest = file_sha256(gguf) if hashes is None else remembered_sha256(gguf, hashes)
-    return f"{gguf.stem}-{digest[:16]}-{dtype_name}"
+    return f"{gguf.stem}-{remembered_sha256(gguf, hashes)[:16]}-{dtype_name}"
 
 
 def remembered_sha256(path: Path, store: Path) -> str:
