@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from salam.errors import SalamError
 from salam.llm.http import Endpoint
+from salam.llm.model_files import BUNDLED_NAME
 from salam.llm.probe import fetch, fetch_json, tgi_info
 from salam.llm.role import Role, RoleConfig
 from salam.masking import mask_urls_in
@@ -171,7 +172,7 @@ def check_llm(role: Role, settings: Settings) -> CheckResult:
     if config.backend == "dummy":
         return CheckResult(name, "-", True, "dummy backend: canned answers, no model")
     if config.backend == "local":
-        target = config.model or "bundled SmolLM2-135M-Instruct"
+        target = config.model or BUNDLED_NAME
         return _guarded(name, target, lambda: _local(config.model, settings))
     if not config.url:
         return CheckResult(name, "-", False, f"{config.url_variable} is not set")

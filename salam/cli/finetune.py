@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from salam.cli.arguments import Subcommands
 from salam.errors import ConfigError
+from salam.llm.model_files import BUNDLED_NAME
 from salam.settings import get_settings
 
 if TYPE_CHECKING:
@@ -171,7 +172,9 @@ def job_line(job: FinetuneJob) -> str:
 
 
 def job_details(job: FinetuneJob) -> list[str]:
-    lines = [job_line(job), f"  base model: {job.base_model or 'not started yet'}"]
+    # None until a worker starts the job; "" is the bundled model
+    base = "not started yet" if job.base_model is None else job.base_model or BUNDLED_NAME
+    lines = [job_line(job), f"  base model: {base}"]
     if job.attempt > 1:
         lines.append(f"  attempt {job.attempt} (restarted after its worker died)")
     optional = (

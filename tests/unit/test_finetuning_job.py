@@ -25,6 +25,7 @@ from models import (
     start_job,
     unclaimed_example_count,
 )
+from salam.cli.finetune import job_details
 from salam.errors import FinetuneError
 from salam.settings import get_settings
 from workers import finetuning, training
@@ -199,3 +200,11 @@ def test_a_job_without_examples_fails_clearly(url: str, monkeypatch: pytest.Monk
         session.add(FinetuneJob(example_count=0))
     assert finetuning.finetune_job(job_id + 1, lambda _: None) == JOB_FAILED
     assert _read(job_id + 1).error == "the job has no training examples"
+
+
+def test_status_names_the_base_model_once_a_worker_has_it(url: str) -> None:
+    job_id = _job(url)
+    assert job_details(_read(job_id))[1] == "  base model: not started yet"
+    with session_scope(write=True) as session:  # a worker on the default: the bundled model
+        start_job(session=session, job_id=job_id, base_model="")
+    assert job_details(_read(job_id))[1] == "  base model: bundled SmolLM2-135M-Instruct"
