@@ -103,7 +103,7 @@ def _describe(
 
 def _worth_measuring(bounds: dict[str, float]) -> list[str]:
     """The dtypes within 10x of the fastest: one that this CPU emulates (bf16 without AVX512-BF16
-    or AMX, about 30x slower than fp32 on an AVX2 CPU) would take hours and is never `auto`."""
+    or AMX: 111x slower than fp32 on an AVX2-only EPYC) would take hours and is never `auto`."""
     fastest = max(bounds.values())
     for dtype, bound in bounds.items():
         if bound < fastest / 10:
